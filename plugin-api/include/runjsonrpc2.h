@@ -1,0 +1,111 @@
+/* runjsonrpc2.h: the plain C ABI between runjsonrpc2 and its procedure plugins (ABI version 1).
+ *
+ * A plugin is a shared library (libNAME.so) that exports one data symbol,
+ * `runjsonrpc2_plugin`, of type `rj2_plugin`. The host reads `abi_version`
+ * first and refuses the library when it is not RJ2_ABI_VERSION. Then it reads
+ * the method table. Each method names the exported function that implements
+ * it; the host resolves that symbol (dlsym) only on the method's first call,
+ * and only symbols named in the table are ever resolved.
+ *
+ * Strings are UTF-8 byte strings given as pointer + length, never
+ * NUL-terminated. A zero-length string may have a NULL pointer.
+ *
+ * Memory: the host allocates and frees everything it passes in; the plugin
+ * writes its output through the host's `rj2_writer` callback, so the host
+ * allocates (and frees) the output buffer too. Nothing allocated on one side
+ * is freed on the other, and no allocator crosses the boundary.
+ *
+ * Threads: procedures are called from several host threads at once, so they
+ * must be thread-safe. The table and every string it points to must stay
+ * valid and unchanged while the library is loaded; the host never unloads a
+ * plugin while it serves.
+ *
+ * Unwinding: a procedure must never unwind (C++ exception, Rust panic) into
+ * the host. The Rust glue catches panics and returns RJ2_INTERNAL.
+ */
+#ifndef RUNJSONRPC2_H
+#define RUNJSONRPC2_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define RJ2_ABI_VERSION 1u
+
+/* A borrowed UTF-8 byte string. */
+typedef struct rj2_str {
+    const char *ptr;
+    size_t len;
+} rj2_str;
+
+/* How a declared parameter binds (rj2_param.kind). */
+#define RJ2_PARAM_REQUIRED 0u /* must be given by the client or by an extra variable */
+#define RJ2_PARAM_OPTIONAL 1u /* may be absent: the host passes default_json, or null */
+#define RJ2_PARAM_VARIADIC 2u /* takes all remaining positional values; last, at most one */
+
+typedef struct rj2_param {
+    rj2_str name;
+    uint32_t kind;
+    /* For optional parameters: the JSON text passed when the client gives
+     * nothing. Length 0 means `null`. Ignored for other kinds. */
+    rj2_str default_json;
+} rj2_param;
+
+/* Method flags (rj2_method.flags). */
+#define RJ2_METHOD_BOUND 0u /* the host binds params to the declared parameters */
+#define RJ2_METHOD_RAW 1u   /* the procedure receives `params` exactly as sent */
+
+typedef struct rj2_method {
+    rj2_str name;   /* method name, unique within the plugin */
+    rj2_str symbol; /* exported symbol of the implementing rj2_procedure */
+    rj2_str doc;    /* one-line description, may be empty */
+    const rj2_param *params;
+    size_t params_len;
+    uint32_t flags;
+} rj2_method;
+
+typedef struct rj2_plugin {
+    uint32_t abi_version; /* RJ2_ABI_VERSION; read before anything else */
+    rj2_str name;         /* module name, e.g. "hello" */
+    rj2_str version;      /* the plugin's own version, e.g. "0.1.0" */
+    const rj2_method *methods;
+    size_t methods_len;
+} rj2_plugin;
+
+/* Output sink provided by the host for the duration of one call. `write`
+ * appends bytes; it may be called any number of times. */
+typedef struct rj2_writer {
+    void *ctx;
+    void (*write)(void *ctx, const char *ptr, size_t len);
+} rj2_writer;
+
+/* Procedure status codes. */
+#define RJ2_OK 0             /* out received the result as JSON text */
+#define RJ2_ERROR 1          /* out received {"kind":..., "message":..., "data":...} ("data" optional) */
+#define RJ2_INVALID_PARAMS 2 /* out received a message naming the parameter (answered -32602) */
+#define RJ2_INTERNAL 3       /* out received a message (answered -32603), e.g. a caught panic */
+
+/* Every procedure symbol has this type.
+ *
+ * params: for RJ2_METHOD_BOUND methods, a JSON array with one value per
+ *   declared parameter in declaration order (absent optional parameters are
+ *   their default_json or null; extra variables already bound by name), and
+ *   the values taken by a variadic parameter spliced in at its place, last.
+ *   For RJ2_METHOD_RAW methods, the request's `params` as sent (an array or
+ *   an object), or an empty string when the request had none.
+ * extras: a JSON object holding the server's extra variables ({} if none).
+ * out: where the result or error text goes; valid only during the call.
+ * Returns one of the RJ2_* status codes; any other value is answered -32603. */
+typedef int32_t (*rj2_procedure)(rj2_str params, rj2_str extras, const rj2_writer *out);
+
+/* The one symbol every plugin exports. */
+extern const rj2_plugin runjsonrpc2_plugin;
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* RUNJSONRPC2_H */

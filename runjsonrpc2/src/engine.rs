@@ -1,0 +1,337 @@
+//! The JSON-RPC 2.0 processor (the original's `JsonRpc`): bytes in, bytes out, no I/O.
+
+use crate::error::{self, AppError, Failure, SetupError};
+use crate::procedure::Procedure;
+use crate::request::{self, Body, BodyError, Envelope, Item};
+use crate::signature::{Args, Extras};
+use crate::table::{Entry, Methods, Resolver};
+use serde_json::Value;
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+/// Limits on what one body may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// The most requests a batch may hold (default 1000); a longer batch answers one -32600.
+    pub max_batch: usize,
+    /// The deepest nesting of arrays and objects in `params` and `id` (default 128, which is
+    /// also the most serde_json follows when it parses a value for a procedure).
+    pub max_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_batch: 1000, max_depth: 128 }
+    }
+}
+
+/// A JSON-RPC 2.0 processor: a method table, an error map and limits.
+pub struct JsonRpc {
+    methods: Methods,
+    errors: HashMap<String, i64>,
+    limits: Limits,
+    resolver: Option<Arc<dyn Resolver>>,
+}
+
+impl Default for JsonRpc {
+    fn default() -> JsonRpc {
+        JsonRpc { methods: Methods::new(), errors: HashMap::new(), limits: Limits::default(), resolver: None }
+    }
+}
+
+impl std::ops::Deref for JsonRpc {
+    type Target = Methods;
+    /// The dict-like interface: `rpc.insert(..)`, `rpc.remove(..)`, `rpc.contains(..)`.
+    fn deref(&self) -> &Methods {
+        &self.methods
+    }
+}
+
+impl JsonRpc {
+    pub fn new() -> JsonRpc {
+        JsonRpc::default()
+    }
+
+    pub fn methods(&self) -> &Methods {
+        &self.methods
+    }
+
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    pub fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    /// Sets what resolves lazy `module:symbol` entries.
+    pub fn set_resolver(&mut self, resolver: Arc<dyn Resolver>) {
+        self.resolver = Some(resolver);
+    }
+
+    /// Maps an application error kind to a code (`{MyException: -32001}`). Codes from
+    /// -32768 to -32100, the five predefined ones among them, are refused.
+    pub fn map_error(&mut self, kind: &str, code: i64) -> Result<(), SetupError> {
+        if (-32768..=-32100).contains(&code) {
+            return Err(SetupError::ReservedCode { kind: kind.to_owned(), code });
+        }
+        self.errors.insert(kind.to_owned(), code);
+        Ok(())
+    }
+
+    /// Processes a request given as a value (the original's `rpc({...}, b=3)`); `None` when
+    /// nothing is to be answered.
+    pub fn call(&self, request: &Value, extras: &Extras) -> Option<Value> {
+        let body = serde_json::to_vec(request).expect("a Value serializes");
+        let answer = self.handle(&body, extras)?;
+        Some(serde_json::from_slice(&answer).expect("the engine writes valid JSON"))
+    }
+
+    /// Processes a body; `None` when nothing is to be answered (notifications only).
+    pub fn handle(&self, body: &[u8], extras: &Extras) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(128);
+        self.handle_into(body, extras, &mut out).then_some(out)
+    }
+
+    /// Processes a body, appending the answer to `out`; false when there is none.
+    pub fn handle_into(&self, body: &[u8], extras: &Extras, out: &mut Vec<u8>) -> bool {
+        let start = out.len();
+        let text = match std::str::from_utf8(body) {
+            Ok(t) => t,
+            Err(e) => {
+                let detail = format!("invalid UTF-8 at byte {}", e.valid_up_to());
+                write_error(out, error::PARSE_ERROR, Some(&detail), None, NULL_ID);
+                return true;
+            }
+        };
+        match request::parse(text, self.limits.max_batch) {
+            Ok(Body::Single(item)) => self.item(item, extras, out),
+            Ok(Body::Batch(items)) if items.is_empty() => {
+                write_error(out, error::INVALID_REQUEST, Some("empty batch"), None, NULL_ID);
+                true
+            }
+            Ok(Body::Batch(items)) => {
+                out.push(b'[');
+                for item in items {
+                    let mark = out.len();
+                    if self.item(item, extras, out) {
+                        out.push(b',');
+                    } else {
+                        out.truncate(mark);
+                    }
+                }
+                if out.len() == start + 1 {
+                    out.truncate(start);
+                    return false;
+                }
+                *out.last_mut().expect("a comma") = b']';
+                true
+            }
+            Err(BodyError::TooLarge) => {
+                let detail = format!("batch larger than {} requests", self.limits.max_batch);
+                write_error(out, error::INVALID_REQUEST, Some(&detail), None, NULL_ID);
+                true
+            }
+            Err(BodyError::Parse(detail)) => {
+                write_error(out, error::PARSE_ERROR, Some(&detail), None, NULL_ID);
+                true
+            }
+        }
+    }
+
+    /// Answers one batch member or single body; false for a notification.
+    fn item(&self, item: Item<'_>, extras: &Extras, out: &mut Vec<u8>) -> bool {
+        let env = match item {
+            Item::Request(env) => env,
+            Item::NotObject => {
+                write_error(out, error::INVALID_REQUEST, Some("not an object"), None, NULL_ID);
+                return true;
+            }
+        };
+        let id = match env.id {
+            None => None,
+            Some(id) if valid_id(id) => Some(id.get()),
+            Some(_) => {
+                let detail = "id must be a string, a number or null";
+                write_error(out, error::INVALID_REQUEST, Some(detail), None, NULL_ID);
+                return true;
+            }
+        };
+        let method = match self.validate(&env) {
+            Ok(m) => m,
+            Err(detail) => {
+                write_error(out, error::INVALID_REQUEST, Some(&detail), None, id.unwrap_or(NULL_ID));
+                return true;
+            }
+        };
+        let Some(id) = id else {
+            // A notification: run it, answer nothing, not even an error.
+            let mut scratch = Vec::new();
+            let _ = self.dispatch(&method, &env, extras, &mut scratch);
+            return false;
+        };
+        out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"result\":");
+        let mark = out.len();
+        match self.dispatch(&method, &env, extras, out) {
+            Ok(()) => {
+                out.extend_from_slice(b",\"id\":");
+                out.extend_from_slice(id.as_bytes());
+                out.push(b'}');
+            }
+            Err(failure) => {
+                out.truncate(mark - b"{\"jsonrpc\":\"2.0\",\"result\":".len());
+                self.write_failure(out, failure, id);
+            }
+        }
+        true
+    }
+
+    /// Checks `jsonrpc`, `method` and `params`; returns the method name.
+    fn validate<'a>(&self, env: &Envelope<'a>) -> Result<std::borrow::Cow<'a, str>, String> {
+        if let Some(dup) = env.duplicate {
+            return Err(format!("member \"{dup}\" given twice"));
+        }
+        match env.jsonrpc {
+            Some(v) if v.get() == "\"2.0\"" || serde_json::from_str::<&str>(v.get()).ok() == Some("2.0") => {}
+            Some(v) if v.get().contains('\\') && serde_json::from_str::<String>(v.get()).is_ok_and(|s| s == "2.0") => {}
+            _ => return Err("jsonrpc must be exactly \"2.0\"".into()),
+        }
+        let method = match env.method.map(|m| serde_json::from_str::<crate::signature::Key>(m.get())) {
+            Some(Ok(k)) => k.0,
+            _ => return Err("method must be a string".into()),
+        };
+        if let Some(p) = env.params {
+            if !matches!(p.get().as_bytes()[0], b'[' | b'{') {
+                return Err("params must be an array or an object".into());
+            }
+            if p.get().len() > self.limits.max_depth && depth(p.get()) > self.limits.max_depth {
+                return Err(format!("params nested deeper than {}", self.limits.max_depth));
+            }
+        }
+        Ok(method)
+    }
+
+    /// Finds, binds and runs a method, appending its result to `out`.
+    fn dispatch(&self, method: &str, env: &Envelope<'_>, extras: &Extras, out: &mut Vec<u8>) -> Result<(), Failure> {
+        let entry = self.methods.get(method).ok_or(Failure::NotFound(None))?;
+        let procedure = self.procedure(&entry)?;
+        let args = Args::bind(procedure.signature(), env.params, extras)?;
+        match catch_unwind(AssertUnwindSafe(|| procedure.call(&args, out))) {
+            Ok(r) => r,
+            Err(panic) => {
+                let msg = panic_message(&*panic);
+                log::warn!("procedure {method} panicked: {msg}");
+                Err(Failure::Internal(format!("procedure panicked: {msg}")))
+            }
+        }
+    }
+
+    fn procedure<'e>(&self, entry: &'e Entry) -> Result<&'e Arc<dyn Procedure>, Failure> {
+        let Entry::Lazy { target, resolved } = entry else {
+            return Ok(entry.procedure().expect("native entries have a procedure"));
+        };
+        if let Some(p) = resolved.get() {
+            return Ok(p);
+        }
+        let Some(resolver) = &self.resolver else {
+            return Err(Failure::NotFound(Some(format!("{target}: no resolver for lazy targets"))));
+        };
+        match resolver.resolve(target) {
+            Ok(p) => Ok(resolved.get_or_init(|| p)),
+            Err(e) => {
+                log::warn!("cannot resolve {target}: {e}");
+                Err(Failure::NotFound(Some(format!("{target} could not be loaded"))))
+            }
+        }
+    }
+
+    fn write_failure(&self, out: &mut Vec<u8>, failure: Failure, id: &str) {
+        match failure {
+            Failure::NotFound(detail) => write_error(out, error::METHOD_NOT_FOUND, detail.as_deref(), None, id),
+            Failure::InvalidParams(detail) => write_error(out, error::INVALID_PARAMS, Some(&detail), None, id),
+            Failure::Internal(detail) => {
+                log::debug!("internal error: {detail}");
+                write_error(out, error::INTERNAL_ERROR, None, None, id)
+            }
+            Failure::App(AppError { kind, message, data }) => {
+                let code = self.errors.get(&kind).copied().unwrap_or(error::SERVER_ERROR);
+                write_app_error(out, code, &message, data.as_deref(), id)
+            }
+        }
+    }
+}
+
+const NULL_ID: &str = "null";
+
+/// An id may be a string, a number or null; never an object, array or boolean.
+fn valid_id(id: &RawValue) -> bool {
+    matches!(id.get().as_bytes()[0], b'"' | b'-' | b'0'..=b'9' | b'n')
+}
+
+/// The deepest nesting of arrays and objects in valid JSON text.
+fn depth(json: &str) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for b in json.bytes() {
+        if in_str {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth -= 1,
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Writes an error response with the specification's message and an optional detail in `data`.
+fn write_error(out: &mut Vec<u8>, code: i64, detail: Option<&str>, data: Option<&RawValue>, id: &str) {
+    let message = error::spec_message(code).expect("a predefined code");
+    let detail = detail.map(|d| serde_json::to_string(d).expect("a string serializes"));
+    let data = data.map(RawValue::get).or(detail.as_deref());
+    write_raw_error(out, code, &format!("\"{message}\""), data, id);
+}
+
+fn write_app_error(out: &mut Vec<u8>, code: i64, message: &str, data: Option<&RawValue>, id: &str) {
+    let message = serde_json::to_string(message).expect("a string serializes");
+    write_raw_error(out, code, &message, data.map(RawValue::get), id);
+}
+
+fn write_raw_error(out: &mut Vec<u8>, code: i64, message: &str, data: Option<&str>, id: &str) {
+    use std::io::Write;
+    let _ = write!(out, "{{\"jsonrpc\":\"2.0\",\"error\":{{\"code\":{code},\"message\":{message}");
+    if let Some(data) = data {
+        out.extend_from_slice(b",\"data\":");
+        out.extend_from_slice(data.as_bytes());
+    }
+    out.extend_from_slice(b"},\"id\":");
+    out.extend_from_slice(id.as_bytes());
+    out.push(b'}');
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "procedure panicked".to_owned()
+    }
+}
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -1,0 +1,331 @@
+//! Engine tests: the seed page's examples, the conformance vectors, and edge cases one a line.
+
+use super::*;
+use crate::{Signature, procedure, raw};
+use serde_json::json;
+
+/// The procedures of the seed page and the conformance vectors, registered natively.
+fn sample() -> JsonRpc {
+    let rpc = JsonRpc::new();
+    rpc.insert("subtract", procedure(&["minuend", "subtrahend"], |a: i64, b: i64| Ok(a - b)).unwrap());
+    rpc.insert("sum", procedure(&["*args"], |v: Vec<i64>| Ok(v.iter().sum::<i64>())).unwrap());
+    rpc.insert("update", procedure(&["*args"], |_: Vec<Value>| Ok(())).unwrap());
+    rpc.insert("foobar", procedure(&[], || Ok(())).unwrap());
+    rpc.insert("get_data", procedure(&[], || Ok(json!(["hello", 5]))).unwrap());
+    rpc.insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap());
+    rpc.insert("greeting", procedure(&["name=\"world\""], |n: String| Ok(format!("Hello, {n}!"))).unwrap());
+    rpc.insert("hi", procedure(&["name?"], |n: Option<String>| Ok(n.unwrap_or_default())).unwrap());
+    rpc.insert("echo", procedure(&["value"], |v: Value| Ok(v)).unwrap());
+    rpc.insert("boom", procedure(&[], || -> Result<(), AppError> { panic!("kaboom") }).unwrap());
+    rpc.insert("fail", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("MyException", "")) }).unwrap());
+    rpc.insert("raw", raw(|p, x| Ok(json!({"params": p.map(RawValue::get), "extras": x.as_json()}))));
+    rpc
+}
+
+fn run(rpc: &JsonRpc, body: &str, extras: &Extras) -> Option<String> {
+    rpc.handle(body.as_bytes(), extras).map(|b| String::from_utf8(b).unwrap())
+}
+
+#[test]
+fn seed_page_examples() {
+    let rpc = sample();
+    let none = Extras::new();
+    let call = |v: Value| rpc.call(&v, &none);
+    // greeting with the default, as JsonRpcApplication answers it.
+    assert_eq!(
+        call(json!({"jsonrpc": "2.0", "method": "greeting", "id": "greeting"})),
+        Some(json!({"jsonrpc": "2.0", "id": "greeting", "result": "Hello, world!"}))
+    );
+    // subtract by position and by name.
+    for (params, id, result) in [
+        (json!([42, 23]), 1, 19),
+        (json!([23, 42]), 2, -19),
+        (json!({"subtrahend": 23, "minuend": 42}), 3, 19),
+        (json!({"minuend": 42, "subtrahend": 23}), 4, 19),
+    ] {
+        let answer = call(json!({"jsonrpc": "2.0", "method": "subtract", "params": params, "id": id}));
+        assert_eq!(answer, Some(json!({"jsonrpc": "2.0", "id": id, "result": result})));
+    }
+    // notifications are not answered.
+    assert_eq!(call(json!({"jsonrpc": "2.0", "method": "update", "params": [1, 2, 3, 4, 5]})), None);
+    assert_eq!(call(json!({"jsonrpc": "2.0", "method": "foobar"})), None);
+    // del rpc['foobar'], then it is not found (message per the spec, not "Method Not Found").
+    assert!(rpc.remove("foobar"));
+    assert!(!rpc.contains("foobar"));
+    assert_eq!(
+        call(json!({"jsonrpc": "2.0", "method": "foobar", "id": "1"})),
+        Some(json!({"jsonrpc": "2.0", "id": "1", "error": {"message": "Method not found", "code": -32601}}))
+    );
+    // rpc([1,2,3]) is a batch of three invalid requests under the spec (the original answered one).
+    let invalid = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "Invalid Request", "data": "not an object"}});
+    assert_eq!(call(json!([1, 2, 3])), Some(json!([invalid, invalid, invalid])));
+    assert_eq!(
+        call(json!({"jsonrpc": "2.0", "method": 1, "params": "bar"})),
+        Some(
+            json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "Invalid Request", "data": "method must be a string"}})
+        )
+    );
+}
+
+#[test]
+fn seed_page_extra_vars_and_errors() {
+    let mut rpc = JsonRpc::new();
+    rpc.insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap());
+    let b3 = Extras::new().with("b", 3);
+    let req = json!({"jsonrpc": "2.0", "method": "add", "id": "rpc-1", "params": {"a": 2}});
+    assert_eq!(rpc.call(&req, &b3), Some(json!({"jsonrpc": "2.0", "id": "rpc-1", "result": 5})));
+    // The original drops extras for positional calls; here they bind too.
+    let req = json!({"jsonrpc": "2.0", "method": "add", "id": "rpc-2", "params": [2]});
+    assert_eq!(rpc.call(&req, &b3), Some(json!({"jsonrpc": "2.0", "id": "rpc-2", "result": 5})));
+    // The server's value wins over the client's.
+    let req = json!({"jsonrpc": "2.0", "method": "add", "id": 3, "params": {"a": 2, "b": 100}});
+    assert_eq!(rpc.call(&req, &b3), Some(json!({"jsonrpc": "2.0", "id": 3, "result": 5})));
+
+    rpc.insert("call", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("MyException", "")) }).unwrap());
+    let req = json!({"jsonrpc": "2.0", "method": "call", "id": "rpc-1", "params": []});
+    let unmapped = json!({"jsonrpc": "2.0", "id": "rpc-1", "error": {"message": "", "code": -32000}});
+    assert_eq!(rpc.call(&req, &Extras::new()), Some(unmapped));
+    rpc.map_error("MyException", -32001).unwrap();
+    let mapped = json!({"jsonrpc": "2.0", "id": "rpc-1", "error": {"message": "", "code": -32001}});
+    assert_eq!(rpc.call(&req, &Extras::new()), Some(mapped));
+}
+
+#[test]
+fn reserved_error_codes_are_refused() {
+    let mut rpc = JsonRpc::new();
+    for code in [-32700, -32600, -32601, -32602, -32603, -32768, -32100] {
+        assert!(rpc.map_error("E", code).is_err(), "{code}");
+    }
+    let e = rpc.map_error("MyException", -32601).unwrap_err();
+    assert_eq!(e.to_string(), "error code -32601 for MyException is reserved by JSON-RPC 2.0 (Method not found)");
+    for code in [-32000, -32099, -1, 1, 42] {
+        assert!(rpc.map_error("E", code).is_ok(), "{code}");
+    }
+}
+
+#[test]
+fn conformance_vectors_in_process() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/conformance/spec-examples.json");
+    let text = std::fs::read_to_string(path).expect("../shared/conformance beside the checkout");
+    let vectors: Value = serde_json::from_str(&text).unwrap();
+    let rpc = sample();
+    let cases = vectors["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 20);
+    for case in cases {
+        let got = run(&rpc, case["request"].as_str().unwrap(), &Extras::new());
+        let got: Value = got.map_or(Value::Null, |g| serde_json::from_str(&g).unwrap());
+        let any_id = case["id_may_be_null"] == json!(true);
+        assert_eq!(norm(&got, any_id), norm(&case["response"], any_id), "{}", case["name"]);
+    }
+}
+
+/// What the conformance checker compares: error codes only, batches unordered.
+fn norm(v: &Value, any_id: bool) -> Value {
+    match v {
+        Value::Array(items) => {
+            let mut items: Vec<String> = items.iter().map(|i| norm(i, any_id).to_string()).collect();
+            items.sort();
+            json!(items)
+        }
+        Value::Object(o) => {
+            let mut o = o.clone();
+            if let Some(e) = o.get_mut("error") {
+                assert!(e["message"].as_str().is_some_and(|m| !m.is_empty()));
+                *e = json!({"code": e["code"]});
+            }
+            if any_id {
+                o.remove("id");
+            }
+            Value::Object(o)
+        }
+        other => other.clone(),
+    }
+}
+
+const ERR: &str = r#"{"jsonrpc":"2.0","error":"#;
+
+/// Edge cases: the body sent and the exact bytes answered (None: no answer).
+#[test]
+fn edge_cases() {
+    let rpc = sample();
+    #[rustfmt::skip]
+    let cases: &[(&str, Option<&str>)] = &[
+        // ids are echoed verbatim: big integers, fractions, exponents, null, escapes
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":12345678901234567890123}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":12345678901234567890123}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1.50}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":1.50}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":-1e400}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":-1e400}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":null}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":null}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":"a\u0062\"c"}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":"a\u0062\"c"}"#)),
+        (r#" { "id" : 7 , "params" : [ 1 , 2 ] , "method" : "add" , "jsonrpc" : "2.0" } "#, Some(r#"{"jsonrpc":"2.0","result":3,"id":7}"#)),
+        // ids of the wrong type make the request invalid
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":{}}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"id must be a string, a number or null"},"id":null}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":[1]}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"id must be a string, a number or null"},"id":null}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":true}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"id must be a string, a number or null"},"id":null}"#)),
+        // jsonrpc must be exactly "2.0"
+        (r#"{"method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be exactly \"2.0\""},"id":1}"#)),
+        (r#"{"jsonrpc":2.0,"method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be exactly \"2.0\""},"id":1}"#)),
+        (r#"{"jsonrpc":"2.00","method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be exactly \"2.0\""},"id":1}"#)),
+        (r#"{"jsonrpc":"2\u002e0","method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":1}"#)),
+        // params must be an array or an object
+        (r#"{"jsonrpc":"2.0","method":"add","params":"1,2","id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"params must be an array or an object"},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":null,"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"params must be an array or an object"},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"foobar","params":[],"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":null,"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"foobar","params":{},"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":null,"id":1}"#)),
+        // method
+        (r#"{"jsonrpc":"2.0","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"method must be a string"},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":null,"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"method must be a string"},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"a\u0064d","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"nope","id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":1}"#)),
+        // duplicate members make it invalid
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1,"id":2}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"member \"id\" given twice"},"id":2}"#)),
+        // unknown members are ignored
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1,"x":{"y":[1]}}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":1}"#)),
+        // notifications are never answered, not even with an error
+        (r#"{"jsonrpc":"2.0","method":"nope"}"#, None),
+        (r#"{"jsonrpc":"2.0","method":"add","params":["x"]}"#, None),
+        (r#"{"jsonrpc":"2.0","method":"boom"}"#, None),
+        // but an invalid request without id is answered
+        (r#"{"jsonrpc":"2.0"}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"method must be a string"},"id":null}"#)),
+        // parameters: count, names, types, defaults, variadic
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"missing parameter \"b\""},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2,3],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"too many parameters: 3 given, at most 2"},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":{"a":1,"c":2},"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"unknown parameter \"c\""},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":{"a":1,"a":2},"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"parameter given twice: \"a\""},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":["1",2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"invalid parameter \"a\": invalid type: string \"1\", expected i64"},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,1.5],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"invalid parameter \"b\": invalid type: floating point `1.5`, expected i64"},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"greeting","params":[],"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":"Hello, world!","id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"greeting","params":{"name":"you"},"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":"Hello, you!","id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"hi","id":1}"#, Some(r#"{"jsonrpc":"2.0","result":"","id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"sum","params":[],"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":0,"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"sum","params":[1,2,3,4],"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":10,"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"sum","params":[1,"x"],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"invalid parameter \"args\": invalid type: string \"x\", expected i64"},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"echo","params":[{"b":[1,{"c":null}]}],"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":{"b":[1,{"c":null}]},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"raw","params":{"z":1},"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":{"extras":"{}","params":"{\"z\":1}"},"id":1}"#)),
+        // application errors and panics
+        (r#"{"jsonrpc":"2.0","method":"fail","id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":""},"id":1}"#)),
+        (r#"{"jsonrpc":"2.0","method":"boom","id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":1}"#)),
+        // not JSON (trailing garbage, truncation, BOM, invalid UTF-8) is a parse error
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1} x"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error","data":"trailing characters at line 1 column 56"},"id":null}"#)),
+        (r#"{"jsonrpc":"2.0","method":"add""#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error","data":"EOF while parsing an object at line 1 column 31"},"id":null}"#)),
+        ("\u{feff}{\"jsonrpc\":\"2.0\",\"method\":\"foobar\",\"id\":1}", Some(r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error","data":"expected value at line 1 column 1"},"id":null}"#)),
+        ("", Some(r#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error","data":"EOF while parsing a value at line 1 column 0"},"id":null}"#)),
+        // a valid JSON value that is not a request
+        ("1", Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"not an object"},"id":null}"#)),
+        ("null", Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"not an object"},"id":null}"#)),
+        // batches
+        ("[]", Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"empty batch"},"id":null}"#)),
+        ("[[]]", Some(r#"[{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"not an object"},"id":null}]"#)),
+        (r#"[{"jsonrpc":"2.0","method":"foobar"},{"jsonrpc":"2.0","method":"nope"}]"#, None),
+        (r#"[{"jsonrpc":"2.0","method":"foobar"},{"jsonrpc":"2.0","method":"add","params":[1,2],"id":"x"}]"#, Some(r#"[{"jsonrpc":"2.0","result":3,"id":"x"}]"#)),
+    ];
+    for (i, (body, want)) in cases.iter().enumerate() {
+        assert_eq!(run(&rpc, body, &Extras::new()).as_deref(), *want, "case {i}: {body}");
+    }
+    let bad_utf8 = rpc.handle(b"{\"jsonrpc\":\"2.0\",\"method\":\"\xff\",\"id\":1}", &Extras::new()).unwrap();
+    assert!(bad_utf8.starts_with(ERR.as_bytes()) && bad_utf8.ends_with(b"\"id\":null}"));
+}
+
+#[test]
+fn limits() {
+    let mut rpc = sample();
+    rpc.set_limits(Limits { max_batch: 3, max_depth: 4 });
+    let call = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
+    let three = format!("[{call},{call},{call}]");
+    assert_eq!(run(&rpc, &three, &Extras::new()).unwrap().matches("\"result\":3").count(), 3);
+    let four = format!("[{call},{call},{call},{call}]");
+    let too_many = r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"batch larger than 3 requests"},"id":null}"#;
+    assert_eq!(run(&rpc, &four, &Extras::new()).as_deref(), Some(too_many));
+    let deep = r#"{"jsonrpc":"2.0","method":"echo","params":[[[[1]]]],"id":1}"#;
+    assert!(run(&rpc, deep, &Extras::new()).unwrap().contains("\"result\":[[[1]]]"));
+    let deeper = r#"{"jsonrpc":"2.0","method":"echo","params":[[[[[1]]]]],"id":1}"#;
+    assert!(run(&rpc, deeper, &Extras::new()).unwrap().contains("params nested deeper than 4"));
+    // far deeper than serde_json would follow: answered, not a crash
+    let abyss = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert_eq!(run(&rpc, &abyss, &Extras::new()).unwrap().matches("not an object").count(), 1);
+}
+
+#[test]
+fn table_is_dict_like() {
+    let rpc = JsonRpc::new();
+    assert!(rpc.is_empty());
+    rpc.insert("a", procedure(&[], || Ok(1)).unwrap());
+    rpc.insert("a", procedure(&[], || Ok(2)).unwrap());
+    rpc.insert_lazy("sample.add", "sample:add").unwrap();
+    assert_eq!(rpc.len(), 2);
+    let names: Vec<String> = rpc.entries().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["a", "sample.add"]);
+    assert_eq!(
+        run(&rpc, r#"{"jsonrpc":"2.0","method":"a","id":1}"#, &Extras::new()).unwrap(),
+        r#"{"jsonrpc":"2.0","result":2,"id":1}"#
+    );
+    assert!(rpc.insert_lazy("x", "no-colon").is_err());
+    assert!(rpc.remove("a") && !rpc.remove("a"));
+}
+
+/// A resolver that fails until told otherwise, counting its calls.
+struct Flaky(std::sync::atomic::AtomicUsize);
+
+impl Resolver for Flaky {
+    fn resolve(&self, target: &crate::Target) -> Result<Arc<dyn Procedure>, Box<dyn std::error::Error + Send + Sync>> {
+        let n = self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if n == 0 {
+            return Err(format!("{target}: not yet").into());
+        }
+        Ok(Arc::new(procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap()))
+    }
+}
+
+#[test]
+fn lazy_entries_cache_only_success() {
+    let mut rpc = JsonRpc::new();
+    let resolver = Arc::new(Flaky(Default::default()));
+    rpc.set_resolver(resolver.clone());
+    rpc.insert_lazy("sample.add", "tests.sample:add").unwrap();
+    let req = r#"{"jsonrpc":"2.0","method":"sample.add","id":"sample.add","params":[1,2]}"#;
+    let failed = r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found","data":"tests.sample:add could not be loaded"},"id":"sample.add"}"#;
+    assert_eq!(run(&rpc, req, &Extras::new()).as_deref(), Some(failed));
+    let ok = r#"{"jsonrpc":"2.0","result":3,"id":"sample.add"}"#;
+    assert_eq!(run(&rpc, req, &Extras::new()).as_deref(), Some(ok));
+    assert_eq!(run(&rpc, req, &Extras::new()).as_deref(), Some(ok));
+    assert_eq!(resolver.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
+
+#[test]
+fn table_changes_while_serving() {
+    let rpc = Arc::new(sample());
+    let req = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
+    let workers: Vec<_> = (0..4)
+        .map(|_| {
+            let rpc = rpc.clone();
+            std::thread::spawn(move || {
+                (0..2000).filter(|_| run(&rpc, req, &Extras::new()).unwrap().contains("\"result\":3")).count()
+            })
+        })
+        .collect();
+    for i in 0..2000 {
+        rpc.insert(&format!("m{i}"), procedure(&[], || Ok(())).unwrap());
+        rpc.remove(&format!("m{}", i / 2));
+    }
+    let answered: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(answered, 8000);
+}
+
+#[test]
+fn signatures() {
+    #[rustfmt::skip]
+    let cases: &[(&[&str], Result<&str, &str>)] = &[
+        (&["a", "b"], Ok("(a, b)")),
+        (&["name=\"world\""], Ok("(name=\"world\")")),
+        (&["a", "name?", "*rest"], Ok("(a, name?, *rest)")),
+        (&["*rest", "a"], Err("bad parameter list: variadic parameter \"rest\" is not last")),
+        (&["a", "a"], Err("bad parameter list: parameter \"a\" declared twice")),
+        (&["a=nope"], Err("bad parameter list: default of \"a\" is not JSON: expected ident at line 1 column 2")),
+        (&["a-b"], Err("bad parameter list: bad parameter name \"a-b\"")),
+    ];
+    for (specs, want) in cases {
+        let got = Signature::parse(specs).map(|s| s.to_string()).map_err(|e| e.to_string());
+        assert_eq!(got.as_deref().map_err(String::as_str), *want, "{specs:?}");
+    }
+    let e = procedure(&["a"], |a: i64, b: i64| Ok(a + b)).err().unwrap();
+    assert_eq!(e.to_string(), "1 parameters declared, the procedure takes 2");
+}

@@ -1,0 +1,18 @@
+//! runjsonrpc2: serve procedures from plugins as JSON-RPC 2.0 (a Rust rebuild of Python's jsonrpc2).
+//!
+//! The core is [`JsonRpc`], a pure processor (bytes in, bytes out) with a dict-like method
+//! table; the plugin loader resolves lazy `module:symbol` entries, and the server module
+//! carries it over HTTP.
+
+pub mod engine;
+pub mod error;
+pub mod procedure;
+pub mod request;
+pub mod signature;
+pub mod table;
+
+pub use engine::{JsonRpc, Limits};
+pub use error::{AppError, Failure, SetupError};
+pub use procedure::{Procedure, procedure, raw};
+pub use signature::{Args, Extras, Param, ParamKind, Signature};
+pub use table::{Entry, Methods, Resolver, Target};

@@ -1,0 +1,324 @@
+//! Declared parameters, and binding a request's `params` to them (with extra variables).
+
+use crate::error::{Failure, SetupError};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+use std::borrow::Cow;
+use std::fmt;
+
+/// How one declared parameter binds.
+#[derive(Debug, Clone)]
+pub enum ParamKind {
+    Required,
+    /// May be absent; the JSON text given is used then (`None`: the procedure sees nothing).
+    Optional(Option<Box<RawValue>>),
+    /// Takes every remaining positional value; always last.
+    Variadic,
+}
+
+/// One declared parameter.
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+}
+
+/// A procedure's parameter list, or `Raw` for one that takes `params` as sent.
+#[derive(Debug, Clone)]
+pub enum Signature {
+    Params(Vec<Param>),
+    Raw,
+}
+
+impl Signature {
+    /// Builds a parameter list from specs written like Python's: `"a"` is required,
+    /// `"name=\"world\""` optional with a JSON default, `"name?"` optional without one,
+    /// `"*args"` variadic.
+    pub fn parse<S: AsRef<str>>(specs: &[S]) -> Result<Signature, SetupError> {
+        let params = specs.iter().map(|s| parse_param(s.as_ref())).collect::<Result<_, _>>()?;
+        Signature::new(params)
+    }
+
+    /// Checks a parameter list: names unique and non-empty, at most one variadic, last.
+    pub fn new(params: Vec<Param>) -> Result<Signature, SetupError> {
+        for (i, p) in params.iter().enumerate() {
+            if p.name.is_empty() {
+                return Err(SetupError::Signature("empty parameter name".into()));
+            }
+            if params[..i].iter().any(|q| q.name == p.name) {
+                return Err(SetupError::Signature(format!("parameter \"{}\" declared twice", p.name)));
+            }
+            if matches!(p.kind, ParamKind::Variadic) && i + 1 != params.len() {
+                return Err(SetupError::Signature(format!("variadic parameter \"{}\" is not last", p.name)));
+            }
+        }
+        Ok(Signature::Params(params))
+    }
+
+    /// The declared parameters; empty for a raw signature.
+    pub fn params(&self) -> &[Param] {
+        match self {
+            Signature::Params(p) => p,
+            Signature::Raw => &[],
+        }
+    }
+}
+
+impl fmt::Display for Signature {
+    /// Python-like: `(minuend, subtrahend)`, `(name="world")`, `(*numbers)`, `(params...)` for raw.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Signature::Params(params) = self else { return f.write_str("(params...)") };
+        f.write_str("(")?;
+        for (i, p) in params.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            match &p.kind {
+                ParamKind::Required => write!(f, "{}", p.name)?,
+                ParamKind::Optional(Some(d)) => write!(f, "{}={}", p.name, d.get())?,
+                ParamKind::Optional(None) => write!(f, "{}?", p.name)?,
+                ParamKind::Variadic => write!(f, "*{}", p.name)?,
+            }
+        }
+        f.write_str(")")
+    }
+}
+
+fn parse_param(spec: &str) -> Result<Param, SetupError> {
+    let (name, kind) = if let Some(name) = spec.strip_prefix('*') {
+        (name, ParamKind::Variadic)
+    } else if let Some((name, default)) = spec.split_once('=') {
+        let raw = RawValue::from_string(default.trim().to_owned())
+            .map_err(|e| SetupError::Signature(format!("default of \"{name}\" is not JSON: {e}")))?;
+        (name.trim(), ParamKind::Optional(Some(raw)))
+    } else if let Some(name) = spec.strip_suffix('?') {
+        (name, ParamKind::Optional(None))
+    } else {
+        (spec, ParamKind::Required)
+    };
+    let valid = !name.is_empty() && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !valid {
+        return Err(SetupError::Signature(format!("bad parameter name {name:?}")));
+    }
+    Ok(Param { name: name.to_owned(), kind })
+}
+
+/// Server-side named values offered to every procedure that declares a parameter of
+/// that name (the original's `rpc(request, b=3)`).
+#[derive(Debug, Clone)]
+pub struct Extras {
+    vars: Vec<(String, Box<RawValue>)>,
+    object: String,
+}
+
+impl Default for Extras {
+    fn default() -> Extras {
+        Extras { vars: Vec::new(), object: "{}".to_owned() }
+    }
+}
+
+impl Extras {
+    pub fn new() -> Extras {
+        Extras::default()
+    }
+
+    /// Sets `name` to `value` (serialized to JSON), replacing an earlier value.
+    pub fn with(mut self, name: &str, value: impl serde::Serialize) -> Extras {
+        let raw = serde_json::value::to_raw_value(&value).expect("extra variable serializes to JSON");
+        self.insert_raw(name, raw);
+        self
+    }
+
+    /// Sets `name` to a JSON value given as text.
+    pub fn insert_raw(&mut self, name: &str, value: Box<RawValue>) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.to_owned(), value)),
+        }
+        let mut object = String::from("{");
+        for (i, (n, v)) in self.vars.iter().enumerate() {
+            if i > 0 {
+                object.push(',');
+            }
+            object.push_str(&serde_json::to_string(n).expect("a string serializes"));
+            object.push(':');
+            object.push_str(v.get());
+        }
+        object.push('}');
+        self.object = object;
+    }
+
+    pub fn get(&self, name: &str) -> Option<&RawValue> {
+        self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.vars.is_empty()
+    }
+
+    /// All variables as one JSON object's text.
+    pub fn as_json(&self) -> &str {
+        &self.object
+    }
+}
+
+/// The arguments of one call, bound to a procedure's parameters.
+pub struct Args<'a> {
+    /// One slot per declared non-variadic parameter; `None` for an absent optional one.
+    pub fixed: Vec<Option<&'a RawValue>>,
+    /// The values taken by the variadic parameter.
+    pub rest: Vec<&'a RawValue>,
+    /// `params` exactly as the request sent it.
+    pub raw: Option<&'a RawValue>,
+    pub extras: &'a Extras,
+}
+
+const NULL: &str = "null";
+
+impl<'a> Args<'a> {
+    /// Binds `params` to `sig`. Extra variables fill the parameters of the same name and win
+    /// over client values; positional values fill the remaining parameters in order.
+    pub fn bind(sig: &'a Signature, raw: Option<&'a RawValue>, extras: &'a Extras) -> Result<Args<'a>, Failure> {
+        let mut args = Args { fixed: Vec::new(), rest: Vec::new(), raw, extras };
+        let Signature::Params(params) = sig else { return Ok(args) };
+        let (fixed, variadic) = match params.last() {
+            Some(p) if matches!(p.kind, ParamKind::Variadic) => (&params[..params.len() - 1], true),
+            _ => (&params[..], false),
+        };
+        args.fixed = fixed.iter().map(|p| extras.get(&p.name)).collect();
+        match raw.map(|r| (r.get().as_bytes()[0], r)) {
+            None => {}
+            Some((b'[', r)) => {
+                let values: Vec<&'a RawValue> = serde_json::from_str(r.get()).map_err(internal)?;
+                let mut values = values.into_iter();
+                for (slot, _) in args.fixed.iter_mut().zip(fixed).filter(|(s, _)| s.is_none()) {
+                    match values.next() {
+                        Some(v) => *slot = Some(v),
+                        None => break,
+                    }
+                }
+                args.rest.extend(values);
+                if !variadic && !args.rest.is_empty() {
+                    let takes = args.fixed.len() - fixed.iter().filter(|p| extras.get(&p.name).is_some()).count();
+                    let got = takes + args.rest.len();
+                    return Err(Failure::InvalidParams(format!("too many parameters: {got} given, at most {takes}")));
+                }
+            }
+            Some((_, r)) => {
+                let Named(entries) = serde_json::from_str(r.get()).map_err(internal)?;
+                let mut seen = vec![false; fixed.len()];
+                for (key, value) in entries {
+                    let Some(i) = fixed.iter().position(|p| p.name == key) else {
+                        return Err(Failure::param(&key, "unknown parameter"));
+                    };
+                    if std::mem::replace(&mut seen[i], true) {
+                        return Err(Failure::param(&key, "parameter given twice:"));
+                    }
+                    if extras.get(&key).is_none() {
+                        args.fixed[i] = Some(value);
+                    }
+                }
+            }
+        }
+        for (slot, p) in args.fixed.iter_mut().zip(fixed) {
+            if slot.is_none() {
+                match &p.kind {
+                    ParamKind::Optional(default) => *slot = default.as_deref(),
+                    _ => return Err(Failure::param(&p.name, "missing parameter")),
+                }
+            }
+        }
+        Ok(args)
+    }
+
+    /// Deserializes parameter `index` of `sig` (the variadic one yields a sequence).
+    pub fn get<T: de::DeserializeOwned>(&self, sig: &Signature, index: usize) -> Result<T, Failure> {
+        let name = sig.params().get(index).map_or("?", |p| p.name.as_str());
+        let result = if index < self.fixed.len() {
+            serde_json::from_str(self.fixed[index].map_or(NULL, RawValue::get))
+        } else {
+            use serde::de::IntoDeserializer;
+            let seq = de::value::SeqDeserializer::new(self.rest.iter().copied().map(|r| r.into_deserializer()));
+            T::deserialize(seq)
+        };
+        result.map_err(|e| Failure::InvalidParams(format!("invalid parameter \"{name}\": {}", short(&e))))
+    }
+
+    /// The bound values as one JSON array: each fixed slot in order (absent ones `null`),
+    /// then the variadic values. This is what bound plugin procedures receive.
+    pub fn to_array(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        let fixed = self.fixed.iter().map(|v| v.map_or(NULL, RawValue::get));
+        for (i, v) in fixed.chain(self.rest.iter().map(|v| v.get())).enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(v.as_bytes());
+        }
+        out.push(b']');
+    }
+}
+
+/// A serde_json error's text without its position, which means nothing to a client.
+pub fn short(e: &serde_json::Error) -> String {
+    let s = e.to_string();
+    match s.rfind(" at line ") {
+        Some(i) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+fn internal(e: serde_json::Error) -> Failure {
+    Failure::Internal(format!("params did not re-parse: {e}"))
+}
+
+/// The members of a by-name `params` object, in order, duplicates kept.
+struct Named<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de> serde::Deserialize<'de> for Named<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Named<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Named<'de>, A::Error> {
+                let mut out = Vec::new();
+                while let Some(Key(k)) = map.next_key()? {
+                    out.push((k, map.next_value()?));
+                }
+                Ok(Named(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+/// A string borrowed from the input when it has no escapes.
+pub struct Key<'a>(pub Cow<'a, str>);
+
+impl<'de> serde::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}
+
+/// Reads a sequence without keeping it (used to skip values of the wrong shape).
+pub fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
+    while seq.next_element::<&'de RawValue>()?.is_some() {}
+    Ok(())
+}

@@ -1,0 +1,130 @@
+//! The method table: a dict-like map from method names to procedures or lazy `module:symbol` targets.
+
+use crate::error::SetupError;
+use crate::procedure::Procedure;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// A lazy target, `module:symbol`, resolved on the method's first call.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Target {
+    pub module: String,
+    pub symbol: String,
+}
+
+impl Target {
+    /// Parses `module:symbol`; the module may be a path, so the last `:` splits.
+    pub fn parse(s: &str) -> Result<Target, SetupError> {
+        match s.rsplit_once(':') {
+            Some((m, sym)) if !m.is_empty() && !sym.is_empty() && !sym.contains('/') => {
+                Ok(Target { module: m.to_owned(), symbol: sym.to_owned() })
+            }
+            _ => Err(SetupError::Target(s.to_owned())),
+        }
+    }
+}
+
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.module, self.symbol)
+    }
+}
+
+/// Turns lazy targets into procedures; the plugin loader is one.
+pub trait Resolver: Send + Sync {
+    fn resolve(&self, target: &Target) -> Result<Arc<dyn Procedure>, Box<dyn std::error::Error + Send + Sync>>;
+}
+
+/// One entry of the table.
+pub enum Entry {
+    Native(Arc<dyn Procedure>),
+    /// Resolved on first call; only a success is cached.
+    Lazy {
+        target: Target,
+        resolved: OnceLock<Arc<dyn Procedure>>,
+    },
+}
+
+impl Entry {
+    /// The lazy target, for entries that have one.
+    pub fn target(&self) -> Option<&Target> {
+        match self {
+            Entry::Native(_) => None,
+            Entry::Lazy { target, .. } => Some(target),
+        }
+    }
+
+    /// The procedure, if native or already resolved.
+    pub fn procedure(&self) -> Option<&Arc<dyn Procedure>> {
+        match self {
+            Entry::Native(p) => Some(p),
+            Entry::Lazy { resolved, .. } => resolved.get(),
+        }
+    }
+}
+
+/// Method name to entry, shared by every serving thread. Changes take effect for the
+/// next call; calls already under way keep the entry they looked up.
+#[derive(Default)]
+pub struct Methods {
+    map: RwLock<HashMap<Box<str>, Arc<Entry>>>,
+}
+
+impl Methods {
+    pub fn new() -> Methods {
+        Methods::default()
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Arc<Entry>>> {
+        self.map.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Box<str>, Arc<Entry>>> {
+        self.map.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Inserts or replaces a native procedure (`rpc['subtract'] = subtract`).
+    pub fn insert(&self, name: &str, procedure: impl Procedure + 'static) {
+        self.insert_entry(name, Entry::Native(Arc::new(procedure)));
+    }
+
+    /// Inserts or replaces a lazy entry (`methods['sample.add'] = 'sample:add'`).
+    pub fn insert_lazy(&self, name: &str, target: &str) -> Result<(), SetupError> {
+        let target = Target::parse(target)?;
+        self.insert_entry(name, Entry::Lazy { target, resolved: OnceLock::new() });
+        Ok(())
+    }
+
+    pub fn insert_entry(&self, name: &str, entry: Entry) {
+        self.write().insert(name.into(), Arc::new(entry));
+    }
+
+    /// Removes a method (`del rpc['foobar']`); true if it was there.
+    pub fn remove(&self, name: &str) -> bool {
+        self.write().remove(name).is_some()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Entry>> {
+        self.read().get(name).cloned()
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        self.read().contains_key(name)
+    }
+
+    pub fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot of the table, sorted by name.
+    pub fn entries(&self) -> Vec<(String, Arc<Entry>)> {
+        let mut v: Vec<_> = self.read().iter().map(|(k, e)| (k.to_string(), e.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    }
+}
