@@ -1,4 +1,4 @@
-//! The plain C ABI, mirrored from `include/runjsonrpc2.h`: `#[repr(C)]` types and constants only.
+//! The plain C ABI, mirrored from `include/runjsonrpc2.h`: `#[repr(C)]` types, constants and one borrowing helper.
 
 use std::ffi::c_void;
 

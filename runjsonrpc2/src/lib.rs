@@ -4,12 +4,18 @@
 //! table; the plugin loader resolves lazy `module:symbol` entries, and the server module
 //! carries it over HTTP.
 
+pub mod cli;
+pub mod command;
+pub mod config;
 pub mod engine;
 pub mod error;
+pub mod plugin;
 pub mod procedure;
 pub mod request;
+pub mod server;
 pub mod signature;
 pub mod table;
+pub mod template;
 
 pub use engine::{JsonRpc, Limits};
 pub use error::{AppError, Failure, SetupError};

@@ -1,0 +1,115 @@
+//! Unit tests: procedures made by `export!`, called through the C ABI as the host calls them.
+
+use crate::abi::{self, ERROR, INTERNAL, INVALID_PARAMS, OK};
+use crate::{AppError, Error, export, invoke, plugin};
+use serde_json::{Value, json};
+
+#[derive(Debug)]
+struct SampleError(String);
+
+impl std::fmt::Display for SampleError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl AppError for SampleError {}
+
+export! {
+    /// Says hello.
+    ///
+    /// Not part of the table's doc.
+    fn greeting(name: String = "world".to_string()) -> String { format!("Hello, {name}!") }
+}
+export! { fn subtract(minuend: i64, subtrahend: i64) -> i64 { minuend - subtrahend } }
+export! { fn sum(#[variadic] numbers: Vec<f64>) -> f64 { numbers.iter().fold(0.0, |a, b| a + b) } }
+export! { fn fail(message: String) -> Result<(), SampleError> { Err(SampleError(message)) } }
+export! {
+    fn busy(seconds: u32) -> Result<u8, Error> {
+        Err(Error::new("Busy", "try later").with_data(json!({ "retry": seconds })))
+    }
+}
+export! { fn nothing() {} }
+export! { fn boom(#[variadic] _any: Vec<Value>) -> u8 { panic!("it broke") } }
+export! {
+    #[raw]
+    fn echo_params(params: Option<Value>, extras: Value) -> Value { json!({ "params": params, "extras": extras }) }
+}
+plugin! { name: "test", version: "1.2.3", methods: [greeting, subtract, sum, fail, busy, nothing, boom, echo_params] }
+
+#[test]
+fn procedures_answer_through_the_abi() {
+    let cases: &[(abi::Procedure, &str, i32, &str)] = &[
+        (greeting::procedure, r#"["Ann"]"#, OK, r#""Hello, Ann!""#),
+        (greeting::procedure, "[]", OK, r#""Hello, world!""#),
+        (greeting::procedure, "[null]", OK, r#""Hello, world!""#),
+        (subtract::procedure, "[42, 23]", OK, "19"),
+        (
+            subtract::procedure,
+            r#"["42", 23]"#,
+            INVALID_PARAMS,
+            r#"invalid type for parameter "minuend": expected i64, found string "42""#,
+        ),
+        (subtract::procedure, "[42]", INVALID_PARAMS, r#"missing parameter "subtrahend""#),
+        (subtract::procedure, "[1, 2, 3]", INVALID_PARAMS, "1 more parameter value(s) than declared"),
+        (subtract::procedure, r#"{"minuend": 1}"#, INVALID_PARAMS, "params must be a JSON array"),
+        (sum::procedure, "[]", OK, "0.0"),
+        (sum::procedure, "[1, 2.5, 3]", OK, "6.5"),
+        (
+            sum::procedure,
+            r#"[1, "x"]"#,
+            INVALID_PARAMS,
+            r#"invalid type for parameter "numbers" (item 1): expected f64, found string "x""#,
+        ),
+        (fail::procedure, r#"["no"]"#, ERROR, r#"{"kind":"SampleError","message":"no"}"#),
+        (busy::procedure, "[5]", ERROR, r#"{"data":{"retry":5},"kind":"Busy","message":"try later"}"#),
+        (nothing::procedure, "[]", OK, "null"),
+        (boom::procedure, "[1]", INTERNAL, "it broke"),
+        (subtract::procedure, "[1, 2]", OK, "-1"), // a panic leaves later calls working
+        (echo_params::procedure, r#"{"a": [1]}"#, OK, r#"{"extras":{"user":"ann"},"params":{"a":[1]}}"#),
+        (echo_params::procedure, "", OK, r#"{"extras":{"user":"ann"},"params":null}"#),
+    ];
+    for &(procedure, params, status, text) in cases {
+        // SAFETY: every procedure here was made by `export!`.
+        let got = unsafe { invoke(procedure, params, r#"{"user":"ann"}"#) };
+        assert_eq!(got, (status, text.to_string()), "params {params}");
+    }
+}
+
+#[test]
+fn the_table_describes_the_methods() {
+    let table = &runjsonrpc2_plugin;
+    // SAFETY: `methods` points to `methods_len` entries and `name` to `len`
+    // bytes, all 'static and unchanging (made by `plugin!`).
+    let (methods, name) =
+        unsafe { (std::slice::from_raw_parts(table.methods, table.methods_len), table.name.as_bytes()) };
+    assert_eq!((table.abi_version, name, methods.len()), (abi::ABI_VERSION, &b"test"[..], 8));
+    let text = |s: abi::Str| {
+        // SAFETY: every string in the table points to `len` 'static, unchanging bytes.
+        String::from_utf8(unsafe { s.as_bytes() }.to_vec()).unwrap()
+    };
+    let described: Vec<_> = methods
+        .iter()
+        .map(|m| {
+            // SAFETY: `params` points to `params_len` 'static, unchanging entries.
+            let params = unsafe { std::slice::from_raw_parts(m.params, m.params_len) };
+            let params: Vec<_> = params.iter().map(|p| (text(p.name), p.kind, p.default_json.len)).collect();
+            (text(m.name), text(m.symbol), text(m.doc), params, m.flags)
+        })
+        .collect();
+    let (greeting, sum, echo) = (&described[0], &described[2], &described[7]);
+    let expected = (
+        "greeting".into(),
+        "rj2_greeting".into(),
+        "Says hello.".into(),
+        vec![("name".into(), abi::PARAM_OPTIONAL, 0)],
+        abi::METHOD_BOUND,
+    );
+    assert_eq!(*greeting, expected);
+    assert_eq!((&sum.3, sum.4), (&vec![("numbers".into(), abi::PARAM_VARIADIC, 0)], abi::METHOD_BOUND));
+    assert_eq!(
+        (&echo.0, &echo.1, echo.3.len(), echo.4),
+        (&"echo_params".into(), &"rj2_echo_params".into(), 0, abi::METHOD_RAW)
+    );
+    assert_eq!(described[1].3[1], ("subtrahend".into(), abi::PARAM_REQUIRED, 0));
+}

@@ -1,0 +1,164 @@
+//! The command line (clap): `runjsonrpc2 [OPTIONS] MODULE...` and its subcommands.
+
+use crate::config::Settings;
+use crate::engine::Limits;
+use crate::server::HttpConfig;
+use crate::signature::Extras;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+/// Serve procedures from plugins as JSON-RPC 2.0 over HTTP.
+///
+/// `runjsonrpc2 hello` loads libhello.so and serves its methods as hello.NAME on
+/// http://127.0.0.1:8080/. Exit codes: 0 after a clean shutdown, 1 when serving or a call
+/// fails, 2 for a usage, configuration or plugin-loading error.
+#[derive(Parser, Debug)]
+#[command(name = "runjsonrpc2", version, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Modules to serve: NAME (libNAME.so on the plugin path) or a path to a .so
+    pub modules: Vec<String>,
+    #[command(flatten)]
+    pub serve: ServeOptions,
+    #[command(flatten)]
+    pub common: Common,
+    /// Answer newline-delimited JSON-RPC on stdin/stdout instead of HTTP
+    #[arg(long)]
+    pub stdio: bool,
+    /// More logging (-v: debug, -vv: trace); RUST_LOG overrides
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Less logging (errors only)
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Serve what a run.toml file describes (the original's `paster serve run.ini`)
+    Serve {
+        config: PathBuf,
+        /// Override the file's port (0 picks a free one)
+        #[arg(long)]
+        port: Option<u16>,
+    },
+    /// Create a plugin project NAME/ with a greeting procedure, run.toml and a static page
+    New { name: String },
+    /// List the methods of modules with their parameters and docs
+    List {
+        #[arg(required = true)]
+        modules: Vec<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Call one method in-process and print its result as JSON (exit 1 on an error answer)
+    Call {
+        module: String,
+        method: String,
+        /// Parameters as a JSON array or object
+        params: Option<String>,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+/// Options about plugins and the engine, shared by every command.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Common {
+    /// A directory searched first for libNAME.so (repeatable)
+    #[arg(long = "plugin-path", value_name = "DIR")]
+    pub plugin_path: Vec<PathBuf>,
+    /// Register methods by their bare names instead of MODULE.NAME
+    #[arg(long)]
+    pub no_prefix: bool,
+    /// A lazy method: NAME=module:symbol, opened on its first call (repeatable)
+    #[arg(long, value_name = "NAME=MODULE:SYMBOL", value_parser = pair)]
+    pub map: Vec<(String, String)>,
+    /// Map an application error kind to a code: KIND=CODE (repeatable)
+    #[arg(long, value_name = "KIND=CODE", value_parser = error_code)]
+    pub error: Vec<(String, i64)>,
+    /// An extra variable for every call: KEY=JSON (repeatable)
+    #[arg(long, value_name = "KEY=JSON", value_parser = extra)]
+    pub extra: Vec<(String, String)>,
+    /// The most requests in one batch
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_batch)]
+    pub max_batch: usize,
+    /// The deepest nesting of params
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
+    pub max_depth: usize,
+}
+
+/// Options of the HTTP server.
+#[derive(Args, Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to bind (use 0.0.0.0 to accept other hosts)
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to bind; 0 picks a free one (the first stdout line tells which)
+    #[arg(long, default_value_t = 8080)]
+    pub port: u16,
+    /// Worker threads; 0 means one per available core
+    #[arg(long, default_value_t = 0)]
+    pub threads: usize,
+    /// The largest request body in bytes
+    #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_body)]
+    pub max_body: usize,
+    /// The URL path that takes JSON-RPC POSTs
+    #[arg(long, default_value = "/")]
+    pub rpc_path: String,
+    /// Seconds in-flight calls may run after SIGINT/SIGTERM
+    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    pub grace: u64,
+}
+
+fn pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("{s:?} is not KEY=VALUE")),
+    }
+}
+
+fn error_code(s: &str) -> Result<(String, i64), String> {
+    let (k, v) = pair(s)?;
+    let code = v.parse().map_err(|_| format!("code {v:?} is not an integer"))?;
+    Ok((k, code))
+}
+
+fn extra(s: &str) -> Result<(String, String), String> {
+    let (k, v) = pair(s)?;
+    serde_json::from_str::<serde::de::IgnoredAny>(&v).map_err(|e| format!("value of {k} is not JSON: {e}"))?;
+    Ok((k, v))
+}
+
+impl Common {
+    /// Settings for these options and modules (HTTP settings left at their defaults).
+    pub fn settings(&self, modules: &[String]) -> Settings {
+        let mut extras = Extras::new();
+        for (k, v) in &self.extra {
+            let raw = serde_json::value::RawValue::from_string(v.clone()).expect("checked when parsed");
+            extras.insert_raw(k, raw);
+        }
+        Settings {
+            modules: modules.to_vec(),
+            plugin_paths: self.plugin_path.clone(),
+            prefix: !self.no_prefix,
+            maps: self.map.clone(),
+            errors: self.error.clone(),
+            extras,
+            limits: Limits { max_batch: self.max_batch, max_depth: self.max_depth },
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl ServeOptions {
+    pub fn apply(&self, http: &mut HttpConfig) {
+        http.host = self.host.clone();
+        http.port = self.port;
+        http.threads = self.threads;
+        http.max_body = self.max_body;
+        http.rpc_path = self.rpc_path.clone();
+        http.grace = std::time::Duration::from_secs(self.grace);
+    }
+}

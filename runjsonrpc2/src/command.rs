@@ -1,0 +1,170 @@
+//! What each command does, given settings: build the engine, serve, list, call, stdio.
+
+use crate::config::Settings;
+use crate::engine::JsonRpc;
+use crate::error::SetupError;
+use crate::plugin::{Loader, PluginError, SearchPath};
+use crate::server::{self, ServeError};
+use std::io::{BufRead, Write};
+use std::sync::Arc;
+
+/// Why a command failed. Exit code 2 for setup mistakes, 1 for failures at run time.
+#[derive(Debug)]
+pub enum CommandError {
+    Plugin(PluginError),
+    Setup(SetupError),
+    Config(crate::config::ConfigError),
+    Serve(ServeError),
+    Usage(String),
+    Io(std::io::Error),
+    /// `call` got an error answer; it is printed on stderr.
+    Answered(String),
+}
+
+impl CommandError {
+    /// The documented exit code: 2 for usage, configuration and plugin loading, 1 otherwise.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CommandError::Plugin(_) | CommandError::Setup(_) | CommandError::Config(_) | CommandError::Usage(_) => 2,
+            CommandError::Serve(ServeError::Bind { .. }) => 2,
+            CommandError::Serve(_) | CommandError::Io(_) | CommandError::Answered(_) => 1,
+        }
+    }
+}
+
+impl std::fmt::Display for CommandError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CommandError::Plugin(e) => e.fmt(f),
+            CommandError::Setup(e) => e.fmt(f),
+            CommandError::Config(e) => e.fmt(f),
+            CommandError::Serve(e) => e.fmt(f),
+            CommandError::Usage(m) | CommandError::Answered(m) => f.write_str(m),
+            CommandError::Io(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+macro_rules! from {
+    ($($t:ty => $v:ident),*) => {$(
+        impl From<$t> for CommandError {
+            fn from(e: $t) -> CommandError {
+                CommandError::$v(e)
+            }
+        }
+    )*};
+}
+from!(PluginError => Plugin, SetupError => Setup, crate::config::ConfigError => Config, ServeError => Serve, std::io::Error => Io);
+
+/// An engine with its plugins registered, and the loader that resolves them.
+pub struct Built {
+    pub rpc: JsonRpc,
+    pub loader: Arc<Loader>,
+    pub plugins: Vec<Arc<crate::plugin::Plugin>>,
+}
+
+/// Opens the modules, registers their methods lazily, adds the maps and the error codes.
+pub fn build(s: &Settings) -> Result<Built, CommandError> {
+    let loader = Arc::new(Loader::new(SearchPath::standard(&s.plugin_paths)));
+    let mut rpc = JsonRpc::new();
+    rpc.set_resolver(loader.clone());
+    rpc.set_limits(s.limits);
+    let plugins = s.modules.iter().map(|m| loader.register(&rpc, m, s.prefix)).collect::<Result<Vec<_>, _>>()?;
+    for (name, target) in &s.maps {
+        let t = crate::table::Target::parse(target)?;
+        // Check the module name now; the library itself is opened on the first call.
+        loader.search().find(&t.module).map_err(PluginError::BadName)?;
+        rpc.insert_lazy(name, target)?;
+    }
+    for (kind, code) in &s.errors {
+        rpc.map_error(kind, *code)?;
+    }
+    Ok(Built { rpc, loader, plugins })
+}
+
+/// Serves over HTTP until SIGINT or SIGTERM; `on_bound` hears the real address first.
+pub fn serve(s: &Settings, on_bound: impl FnOnce(std::net::SocketAddr)) -> Result<(), CommandError> {
+    let built = build(s)?;
+    let listening = server::bind(&s.http)?;
+    let addr = listening.local_addr();
+    on_bound(addr);
+    let names: Vec<&str> = built.plugins.iter().map(|p| p.descriptor.name.as_str()).collect();
+    log::info!("listening on http://{addr}/ with modules [{}], {} methods", names.join(", "), built.rpc.len());
+    listening.serve_until_signal(Arc::new(built.rpc), Arc::new(s.extras.clone()))?;
+    log::info!("stopped");
+    Ok(())
+}
+
+/// Answers newline-delimited JSON-RPC from `input` on `output`, one line per answer.
+pub fn stdio(s: &Settings, input: impl BufRead, mut output: impl Write) -> Result<(), CommandError> {
+    let built = build(s)?;
+    let mut out = Vec::new();
+    for line in input.split(b'\n') {
+        let line = line?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        out.clear();
+        if built.rpc.handle_into(&line, &s.extras, &mut out) {
+            if out.contains(&b'\n') {
+                // A plugin's pretty-printed result: re-serialize it compactly to keep one line.
+                let v: serde_json::Value = serde_json::from_slice(&out).expect("the engine writes valid JSON");
+                out = serde_json::to_vec(&v).expect("a Value serializes");
+            }
+            out.push(b'\n');
+            output.write_all(&out)?;
+            output.flush()?;
+        }
+    }
+    Ok(())
+}
+
+/// The methods of the modules, their parameters and docs, one per line.
+pub fn list(s: &Settings, mut output: impl Write) -> Result<(), CommandError> {
+    let built = build(s)?;
+    for p in &built.plugins {
+        let d = &p.descriptor;
+        writeln!(output, "{} {} ({})", d.name, d.version, p.path)?;
+        for m in &d.methods {
+            let name = if s.prefix { format!("{}.{}", d.name, m.name) } else { m.name.clone() };
+            let sig = format!("{name}{}", m.signature);
+            if m.doc.is_empty() {
+                writeln!(output, "  {sig}")?;
+            } else {
+                writeln!(output, "  {sig:<40} {}", m.doc)?;
+            }
+        }
+    }
+    for (name, e) in built.rpc.entries() {
+        if let (Some(t), true) = (e.target(), s.maps.iter().any(|(n, _)| *n == name)) {
+            writeln!(output, "  {name} -> {t} (lazy, not opened)")?;
+        }
+    }
+    Ok(())
+}
+
+/// Calls one method in-process: the result's JSON on success, the error object as the message.
+pub fn call(s: &Settings, method: &str, params: Option<&str>) -> Result<String, CommandError> {
+    let built = build(s)?;
+    let params = match params {
+        None => String::new(),
+        Some(p) => {
+            let v: serde_json::Value =
+                serde_json::from_str(p).map_err(|e| CommandError::Usage(format!("PARAMS is not JSON: {e}")))?;
+            if !v.is_array() && !v.is_object() {
+                return Err(CommandError::Usage("PARAMS must be a JSON array or object".into()));
+            }
+            format!(",\"params\":{}", v)
+        }
+    };
+    let method = serde_json::to_string(method).expect("a string serializes");
+    let body = format!("{{\"jsonrpc\":\"2.0\",\"method\":{method}{params},\"id\":1}}");
+    let answer = built.rpc.handle(body.as_bytes(), &s.extras).expect("a request with an id is answered");
+    let mut v: serde_json::Value = serde_json::from_slice(&answer).expect("the engine writes valid JSON");
+    match v.get_mut("result") {
+        Some(r) => Ok(r.take().to_string()),
+        None => Err(CommandError::Answered(v["error"].to_string())),
+    }
+}

@@ -1,0 +1,114 @@
+//! Settings for a server, from command-line options or a `run.toml` file (the original's `run.ini`).
+
+use crate::engine::Limits;
+use crate::server::HttpConfig;
+use crate::signature::Extras;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Everything needed to build and serve an engine.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    pub http: HttpConfig,
+    pub modules: Vec<String>,
+    pub plugin_paths: Vec<PathBuf>,
+    /// Register methods as `module.method` (true) or bare `method`.
+    pub prefix: bool,
+    /// Lazy entries: method name and `module:symbol` target.
+    pub maps: Vec<(String, String)>,
+    /// Application error kinds and their codes.
+    pub errors: Vec<(String, i64)>,
+    pub extras: Extras,
+    pub limits: Limits,
+}
+
+/// A configuration file that cannot be used: the file, the key and the reason.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{line}: {}", self.file.display(), self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The file's layout; unknown keys are refused.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    host: Option<String>,
+    port: Option<u16>,
+    threads: Option<usize>,
+    rpc_path: Option<String>,
+    #[serde(rename = "static")]
+    static_dir: Option<PathBuf>,
+    modules: Option<Vec<String>>,
+    plugin_path: Option<Vec<PathBuf>>,
+    prefix: Option<bool>,
+    max_body: Option<usize>,
+    max_batch: Option<usize>,
+    max_depth: Option<usize>,
+    grace_seconds: Option<u64>,
+    #[serde(default)]
+    methods: BTreeMap<String, String>,
+    #[serde(default)]
+    errors: BTreeMap<String, i64>,
+    #[serde(default)]
+    extras: BTreeMap<String, toml::Value>,
+}
+
+/// Reads a `run.toml`. Relative paths in it (plugin_path, static, module paths) are
+/// relative to the file's directory.
+pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+    let err = |line, reason: String| ConfigError { file: path.to_owned(), line, reason };
+    let text = std::fs::read_to_string(path).map_err(|e| err(None, e.to_string()))?;
+    let file: File = toml::from_str(&text).map_err(|e| {
+        let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
+        err(line, e.message().trim().replace('\n', " "))
+    })?;
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let near = |p: PathBuf| if p.is_absolute() { p } else { dir.join(p) };
+    let mut s = Settings { prefix: file.prefix.unwrap_or(true), ..Settings::default() };
+    if let Some(host) = file.host {
+        s.http.host = host;
+    }
+    s.http.port = file.port.unwrap_or(s.http.port);
+    s.http.threads = file.threads.unwrap_or(0);
+    if let Some(p) = file.rpc_path {
+        if !p.starts_with('/') {
+            return Err(err(None, format!("rpc_path {p:?} must start with '/'")));
+        }
+        s.http.rpc_path = p;
+    }
+    s.http.static_dir = file.static_dir.map(near);
+    s.http.max_body = file.max_body.unwrap_or(s.http.max_body);
+    if let Some(g) = file.grace_seconds {
+        s.http.grace = std::time::Duration::from_secs(g);
+    }
+    s.limits.max_batch = file.max_batch.unwrap_or(s.limits.max_batch);
+    s.limits.max_depth = file.max_depth.unwrap_or(s.limits.max_depth);
+    s.plugin_paths = file.plugin_path.unwrap_or_default().into_iter().map(near).collect();
+    s.modules = file
+        .modules
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| if m.contains('/') { near(PathBuf::from(m)).display().to_string() } else { m })
+        .collect();
+    s.maps = file.methods.into_iter().collect();
+    s.errors = file.errors.into_iter().collect();
+    for (key, value) in file.extras {
+        let json = serde_json::value::to_raw_value(&value).map_err(|e| err(None, format!("extras.{key}: {e}")))?;
+        s.extras.insert_raw(&key, json);
+    }
+    Ok(s)
+}

@@ -1,0 +1,292 @@
+//! The plugin loader, the only user of libloading: opens `libNAME.so`, reads its table, resolves symbols.
+
+mod descriptor;
+mod search;
+
+pub use descriptor::{Descriptor, MethodInfo};
+pub use search::{Found, PLUGIN_PATH_VAR, SearchPath, file_name};
+
+use crate::engine::JsonRpc;
+use crate::error::{AppError, Failure};
+use crate::procedure::Procedure;
+use crate::signature::{Args, Signature};
+use crate::table::{Resolver, Target};
+use runjsonrpc2_plugin::abi;
+use std::collections::HashMap;
+use std::ffi::c_void;
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// Why a plugin could not be loaded or a method resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PluginError {
+    /// The module name resolved nowhere; every place tried is listed.
+    NotFound { module: String, tried: Vec<String> },
+    /// The module name or path cannot be used.
+    BadName(String),
+    /// dlopen failed, or the descriptor symbol is missing.
+    Open { lib: String, reason: String },
+    /// The descriptor speaks another ABI version.
+    Abi { lib: String, found: u32 },
+    /// The table is malformed.
+    Table { lib: String, reason: String },
+    /// A lazy target names something that is not in the module's table.
+    NotInTable { target: String },
+    /// dlsym failed for a symbol the table lists.
+    Symbol { target: String, reason: String },
+}
+
+impl fmt::Display for PluginError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PluginError::NotFound { module, tried } => {
+                write!(f, "plugin {module:?} not found; tried {}", tried.join(", "))
+            }
+            PluginError::BadName(reason) => f.write_str(reason),
+            PluginError::Open { lib, reason } => write!(f, "{lib}: {reason}"),
+            PluginError::Abi { lib, found } => {
+                write!(f, "{lib}: plugin abi version {found}, this runjsonrpc2 speaks {}", abi::ABI_VERSION)
+            }
+            PluginError::Table { lib, reason } => write!(f, "{lib}: malformed method table: {reason}"),
+            PluginError::NotInTable { target } => {
+                write!(f, "{target}: not in the module's exported method table")
+            }
+            PluginError::Symbol { target, reason } => write!(f, "{target}: {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for PluginError {}
+
+/// An opened plugin. Its library is never unloaded.
+pub struct Plugin {
+    pub path: String,
+    pub descriptor: Descriptor,
+    lib: &'static libloading::Library,
+}
+
+/// Opens plugins (once each) and resolves their methods; the engine's [`Resolver`].
+pub struct Loader {
+    search: SearchPath,
+    plugins: Mutex<HashMap<String, Arc<Plugin>>>,
+    symbols_resolved: AtomicUsize,
+}
+
+impl Loader {
+    pub fn new(search: SearchPath) -> Loader {
+        Loader { search, plugins: Mutex::default(), symbols_resolved: AtomicUsize::new(0) }
+    }
+
+    /// Where module names are looked up.
+    pub fn search(&self) -> &SearchPath {
+        &self.search
+    }
+
+    /// How many symbols have been looked up with dlsym so far.
+    pub fn symbols_resolved(&self) -> usize {
+        self.symbols_resolved.load(Ordering::Relaxed)
+    }
+
+    /// Opens `module` (a name or a path) and reads its table; later calls reuse it.
+    pub fn open(&self, module: &str) -> Result<Arc<Plugin>, PluginError> {
+        let mut plugins = self.plugins.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = plugins.get(module) {
+            return Ok(p.clone());
+        }
+        let found = self.search.find(module).map_err(PluginError::BadName)?;
+        let (path, display) = match &found {
+            Found::File(p) => (p.as_os_str().to_owned(), p.display().to_string()),
+            Found::System(f) => (f.into(), f.clone()),
+        };
+        if let Found::File(p) = &found
+            && !p.is_file()
+        {
+            let tried = if module.contains('/') || module.ends_with(".so") {
+                vec![display]
+            } else {
+                self.search.places(module)
+            };
+            return Err(PluginError::NotFound { module: module.to_owned(), tried });
+        }
+        // SAFETY: opening a library runs its initializers. Plugins are trusted code chosen by
+        // whoever starts the server (never named by a request); the path was checked above.
+        let lib = match unsafe { libloading::Library::new(&path) } {
+            Ok(lib) => lib,
+            Err(_) if matches!(found, Found::System(_)) => {
+                return Err(PluginError::NotFound { module: module.to_owned(), tried: self.search.places(module) });
+            }
+            Err(e) => return Err(PluginError::Open { lib: display, reason: e.to_string() }),
+        };
+        // Never unloaded: procedures and the table point into it for the life of the process.
+        let lib: &'static libloading::Library = Box::leak(Box::new(lib));
+        let descriptor = read_descriptor(lib, &display)?;
+        let plugin = Arc::new(Plugin { path: display, descriptor, lib });
+        plugins.insert(module.to_owned(), plugin.clone());
+        Ok(plugin)
+    }
+
+    /// Opens `module` and registers each method lazily as `module:method`, under
+    /// `PLUGIN.method` (or the bare method name when `prefix` is false).
+    pub fn register(&self, rpc: &JsonRpc, module: &str, prefix: bool) -> Result<Arc<Plugin>, PluginError> {
+        let plugin = self.open(module)?;
+        for m in &plugin.descriptor.methods {
+            let name = if prefix { format!("{}.{}", plugin.descriptor.name, m.name) } else { m.name.clone() };
+            let target = format!("{module}:{}", m.name);
+            rpc.insert_lazy(&name, &target).map_err(|e| PluginError::BadName(e.to_string()))?;
+        }
+        Ok(plugin)
+    }
+
+    /// Resolves `module:method` (the method's name or its exported symbol, as listed in the
+    /// module's table) to a callable procedure. Nothing outside the table is ever looked up.
+    pub fn procedure(&self, target: &Target) -> Result<PluginProcedure, PluginError> {
+        let plugin = self.open(&target.module)?;
+        let Some(info) =
+            plugin.descriptor.methods.iter().find(|m| m.name == target.symbol || m.symbol == target.symbol)
+        else {
+            return Err(PluginError::NotInTable { target: target.to_string() });
+        };
+        self.symbols_resolved.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: the symbol is listed in the plugin's table as an `rj2_procedure`, so the ABI
+        // contract says it has the `abi::Procedure` type. The library is never unloaded, so the
+        // copied function pointer stays valid.
+        let func = match unsafe { plugin.lib.get::<abi::Procedure>(info.symbol.as_bytes()) } {
+            Ok(sym) => *sym,
+            Err(e) => return Err(PluginError::Symbol { target: target.to_string(), reason: e.to_string() }),
+        };
+        let label = format!("{}.{}", plugin.descriptor.name, info.name);
+        Ok(PluginProcedure { func, signature: info.signature.clone(), label })
+    }
+}
+
+impl Resolver for Loader {
+    fn resolve(&self, target: &Target) -> Result<Arc<dyn Procedure>, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(Arc::new(self.procedure(target)?))
+    }
+}
+
+/// Reads the descriptor: the ABI version first, then the table.
+fn read_descriptor(lib: &'static libloading::Library, display: &str) -> Result<Descriptor, PluginError> {
+    let table = |reason| PluginError::Table { lib: display.to_owned(), reason };
+    // SAFETY: for a data symbol, libloading yields its address; we only read through it below
+    // after checking it is non-null. Its type is fixed by the ABI.
+    let ptr: *const abi::Plugin = match unsafe { lib.get::<*const abi::Plugin>(abi::PLUGIN_SYMBOL.as_bytes()) } {
+        Ok(sym) => *sym,
+        Err(_) => {
+            let reason = format!("no {} symbol: not a runjsonrpc2 plugin", abi::PLUGIN_SYMBOL);
+            return Err(PluginError::Open { lib: display.to_owned(), reason });
+        }
+    };
+    if ptr.is_null() || !ptr.is_aligned() {
+        return Err(table("the descriptor symbol is a null or misaligned pointer".into()));
+    }
+    // SAFETY: `ptr` is the non-null, aligned address of the exported descriptor, whose first
+    // field is a u32 in every ABI version; nothing else is read before the version matches.
+    let found = unsafe { std::ptr::addr_of!((*ptr).abi_version).read() };
+    if found != abi::ABI_VERSION {
+        return Err(PluginError::Abi { lib: display.to_owned(), found });
+    }
+    // SAFETY: the version matches, so the symbol is an `abi::Plugin` laid out as in version 1;
+    // `descriptor::read` checks every pointer for null, alignment and bounded length.
+    unsafe { descriptor::read(ptr) }.map_err(table)
+}
+
+/// Output larger than this from one call is refused, not buffered.
+const MAX_OUTPUT: usize = 256 * 1024 * 1024;
+
+/// A plugin procedure, resolved and ready to call.
+pub struct PluginProcedure {
+    func: abi::Procedure,
+    signature: Signature,
+    label: String,
+}
+
+/// What the writer callback appends to.
+struct Sink<'a> {
+    out: &'a mut Vec<u8>,
+    overflow: bool,
+}
+
+/// The host's writer: appends the plugin's bytes to the call's buffer.
+unsafe extern "C" fn write_sink(ctx: *mut c_void, ptr: *const u8, len: usize) {
+    if ctx.is_null() || (ptr.is_null() && len > 0) {
+        return;
+    }
+    // SAFETY: `ctx` is the `Sink` that `PluginProcedure::call` passed for this call, alive and
+    // not otherwise borrowed while the plugin runs.
+    let sink = unsafe { &mut *ctx.cast::<Sink<'_>>() };
+    if sink.overflow || len > MAX_OUTPUT - sink.out.len().min(MAX_OUTPUT) {
+        sink.overflow = true;
+        return;
+    }
+    if len > 0 {
+        // SAFETY: the ABI requires `ptr` to be valid for `len` bytes during the call; it is non-null.
+        sink.out.extend_from_slice(unsafe { std::slice::from_raw_parts(ptr, len) });
+    }
+}
+
+impl Procedure for PluginProcedure {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn call(&self, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
+        let mut bound = Vec::new();
+        let params: &[u8] = match self.signature {
+            Signature::Raw => args.raw.map_or(&[], |r| r.get().as_bytes()),
+            Signature::Params(_) => {
+                args.to_array(&mut bound);
+                &bound
+            }
+        };
+        let extras = args.extras.as_json().as_bytes();
+        let mark = out.len();
+        let mut sink = Sink { out, overflow: false };
+        let writer = abi::Writer { ctx: (&raw mut sink).cast(), write: write_sink };
+        // SAFETY: `func` has the ABI's procedure type (see `Loader::procedure`); the params and
+        // extras slices and the writer outlive the call, and the plugin must not keep them.
+        let status = unsafe { (self.func)(abi::Str::from_bytes(params), abi::Str::from_bytes(extras), &writer) };
+        let overflow = sink.overflow;
+        let written = out.split_off(mark);
+        let text = std::str::from_utf8(&written);
+        let fail = |what: &str| {
+            log::warn!("procedure {} {what}", self.label);
+            Err(Failure::Internal(format!("procedure {} {what}", self.label)))
+        };
+        if overflow {
+            return fail("wrote more than the output limit");
+        }
+        match (status, text) {
+            (abi::OK, Ok(t)) if serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok() => {
+                out.extend_from_slice(&written);
+                Ok(())
+            }
+            (abi::OK, _) => fail("returned invalid JSON"),
+            (abi::ERROR, Ok(t)) => match serde_json::from_str::<ErrorText>(t) {
+                Ok(e) => Err(Failure::App(AppError { kind: e.kind, message: e.message, data: e.data })),
+                Err(_) => fail("returned a malformed error object"),
+            },
+            (abi::ERROR, Err(_)) => fail("returned a malformed error object"),
+            (abi::INVALID_PARAMS, _) => Err(Failure::InvalidParams(String::from_utf8_lossy(&written).into_owned())),
+            (abi::INTERNAL, _) => fail(&format!("failed: {}", String::from_utf8_lossy(&written))),
+            (status, _) => fail(&format!("returned unknown status {status}")),
+        }
+    }
+}
+
+/// The error object a plugin writes with status `ERROR`.
+#[derive(serde::Deserialize)]
+struct ErrorText {
+    kind: String,
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    data: Option<Box<serde_json::value::RawValue>>,
+}
+
+/// The plugin paths given on a command line plus the standard ones.
+pub fn loader(plugin_paths: &[PathBuf]) -> Loader {
+    Loader::new(SearchPath::standard(plugin_paths))
+}

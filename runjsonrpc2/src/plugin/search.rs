@@ -1,0 +1,67 @@
+//! Where a module name leads: `--plugin-path` dirs, `RUNJSONRPC2_PLUGIN_PATH`, the executable's dir, the cwd.
+
+use std::path::{Path, PathBuf};
+
+/// The environment variable holding extra plugin directories, colon-separated.
+pub const PLUGIN_PATH_VAR: &str = "RUNJSONRPC2_PLUGIN_PATH";
+
+/// The directories searched for `libNAME.so`, in order, before the system's own search.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPath {
+    pub dirs: Vec<PathBuf>,
+}
+
+/// Where a module name was found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found {
+    /// A file on disk, given as a path or found in a search directory.
+    File(PathBuf),
+    /// Not in any search directory: the bare file name, for the system's library search.
+    System(String),
+}
+
+impl SearchPath {
+    /// The standard order: `plugin_paths`, then `RUNJSONRPC2_PLUGIN_PATH`, the directory of
+    /// the running executable, and the current directory.
+    pub fn standard(plugin_paths: &[PathBuf]) -> SearchPath {
+        let mut dirs = plugin_paths.to_vec();
+        if let Some(var) = std::env::var_os(PLUGIN_PATH_VAR) {
+            dirs.extend(std::env::split_paths(&var).filter(|p| !p.as_os_str().is_empty()));
+        }
+        if let Some(dir) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+            dirs.push(dir);
+        }
+        dirs.push(PathBuf::from("."));
+        SearchPath { dirs }
+    }
+
+    /// Finds a module: a name with `/` or ending in `.so` is a path; otherwise `libNAME.so`
+    /// in the search directories, else left to the system. Names are checked first, so
+    /// nothing odd reaches the dynamic loader.
+    pub fn find(&self, module: &str) -> Result<Found, String> {
+        if module.contains('/') || module.ends_with(".so") {
+            return Ok(Found::File(PathBuf::from(module)));
+        }
+        let valid = !module.is_empty()
+            && module.len() <= 255
+            && module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
+        if !valid || module.starts_with('.') {
+            return Err(format!("bad module name {module:?}: use letters, digits, '_', '-' and '.', or a path"));
+        }
+        let file = file_name(module);
+        Ok(self.dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()).map_or(Found::System(file), Found::File))
+    }
+
+    /// Every place [`SearchPath::find`] looks for `module`, for error messages.
+    pub fn places(&self, module: &str) -> Vec<String> {
+        let file = file_name(module);
+        let mut places: Vec<String> = self.dirs.iter().map(|d| d.join(&file).display().to_string()).collect();
+        places.push(format!("{file} in the system library search (LD_LIBRARY_PATH, ld.so.cache, /lib, /usr/lib)"));
+        places
+    }
+}
+
+/// `hello` -> `libhello.so`.
+pub fn file_name(module: &str) -> String {
+    format!("lib{module}.so")
+}

@@ -1,0 +1,258 @@
+/* cgreet.c: a runjsonrpc2 plugin written in plain C (module "cgreet"), also used by the host's fault tests.
+ *
+ * Methods: greet(name, punctuation = "!") -> "Hello, <name><punctuation>"
+ *          add(a, b) on 64-bit signed integers (overflow is an "Overflow" error).
+ *
+ * Build:   cc -shared -fPIC -I plugin-api/include sample-plugins/c/cgreet.c -o libcgreet.so
+ *
+ * Fault-test switches (each makes a deliberately broken plugin):
+ *   -DRJ2_TEST_BAD_ABI    abi_version is 2
+ *   -DRJ2_TEST_DUP        a second method named "greet"
+ *   -DRJ2_TEST_NULL       a method name with a NULL pointer and length 4
+ *   -DRJ2_TEST_BADJSON    methods bad_json (OK with invalid JSON) and bad_utf8 (OK with a string holding byte 0xff)
+ *   -DRJ2_TEST_MISSING    a method "missing" whose symbol is not exported
+ *   -DRJ2_TEST_BAD_STATUS a method "bad_status" that returns status 42
+ */
+#include "runjsonrpc2.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#define S(lit) { lit, sizeof(lit) - 1 }
+
+int32_t cgreet_greet(rj2_str params, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_add(rj2_str params, rj2_str extras, const rj2_writer *out);
+
+static void put(const rj2_writer *out, const char *s, size_t len) {
+    out->write(out->ctx, s, len);
+}
+
+static int32_t answer(const rj2_writer *out, int32_t status, const char *text) {
+    put(out, text, strlen(text));
+    return status;
+}
+
+/* A cursor over the params text. Only the shapes these methods accept are
+ * parsed: an array of strings or nulls (greet) or of integers (add). */
+typedef struct cursor {
+    const char *p, *end;
+} cursor;
+
+static cursor open_params(rj2_str params) {
+    static const char empty[1] = "";
+    cursor c = { empty, empty };
+    if (params.len > 0) {
+        c.p = params.ptr;
+        c.end = params.ptr + params.len;
+    }
+    return c;
+}
+
+static size_t left(const cursor *c) {
+    return (size_t)(c->end - c->p);
+}
+
+static void skip_ws(cursor *c) {
+    while (left(c) > 0 && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
+        c->p++;
+}
+
+static int eat(cursor *c, const char *token) {
+    size_t n = strlen(token);
+    skip_ws(c);
+    if (left(c) < n || memcmp(c->p, token, n) != 0)
+        return 0;
+    c->p += n;
+    return 1;
+}
+
+static int is_hex(char ch) {
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* Scans one JSON string, checking its escapes; `body` gets the text between
+ * the quotes, still escaped, so it can be copied into another JSON string. */
+static int scan_string(cursor *c, rj2_str *body) {
+    const char *start;
+    if (!eat(c, "\""))
+        return 0;
+    start = c->p;
+    while (left(c) > 0) {
+        unsigned char ch = (unsigned char)*c->p;
+        if (ch == '"') {
+            body->ptr = start;
+            body->len = (size_t)(c->p - start);
+            c->p++;
+            return 1;
+        }
+        if (ch < 0x20)
+            return 0;
+        if (ch == '\\') {
+            if (left(c) < 2)
+                return 0;
+            c->p++;
+            if (*c->p == 'u') {
+                int i;
+                if (left(c) < 5)
+                    return 0;
+                for (i = 1; i <= 4; i++)
+                    if (!is_hex(c->p[i]))
+                        return 0;
+                c->p += 4;
+            } else if (memchr("\"\\/bfnrt", *c->p, 8) == NULL) {
+                return 0;
+            }
+        }
+        c->p++;
+    }
+    return 0;
+}
+
+/* Scans one JSON integer that fits a long long (no fraction, no exponent). */
+static int scan_int(cursor *c, long long *value) {
+    unsigned long long magnitude = 0, limit = LLONG_MAX;
+    int negative;
+    skip_ws(c);
+    negative = left(c) > 0 && *c->p == '-';
+    if (negative) {
+        c->p++;
+        limit = (unsigned long long)LLONG_MAX + 1u;
+    }
+    if (left(c) == 0 || *c->p < '0' || *c->p > '9')
+        return 0;
+    if (*c->p == '0' && left(c) > 1 && c->p[1] >= '0' && c->p[1] <= '9')
+        return 0; /* JSON forbids leading zeros */
+    while (left(c) > 0 && *c->p >= '0' && *c->p <= '9') {
+        unsigned digit = (unsigned)(*c->p - '0');
+        if (magnitude > (limit - digit) / 10)
+            return 0;
+        magnitude = magnitude * 10 + digit;
+        c->p++;
+    }
+    if (left(c) > 0 && (*c->p == '.' || *c->p == 'e' || *c->p == 'E'))
+        return 0;
+    if (!negative)
+        *value = (long long)magnitude;
+    else if (magnitude == (unsigned long long)LLONG_MAX + 1u)
+        *value = LLONG_MIN;
+    else
+        *value = -(long long)magnitude;
+    return 1;
+}
+
+/* True when only whitespace is left. */
+static int at_end(cursor *c) {
+    skip_ws(c);
+    return left(c) == 0;
+}
+
+int32_t cgreet_greet(rj2_str params, rj2_str extras, const rj2_writer *out) {
+    cursor c = open_params(params);
+    rj2_str name, punctuation = S("!");
+    (void)extras;
+    if (!eat(&c, "["))
+        return answer(out, RJ2_INVALID_PARAMS, "params must be a JSON array");
+    if (!scan_string(&c, &name))
+        return answer(out, RJ2_INVALID_PARAMS, "parameter \"name\" must be a string");
+    if (eat(&c, ",") && !eat(&c, "null") && !scan_string(&c, &punctuation))
+        return answer(out, RJ2_INVALID_PARAMS, "parameter \"punctuation\" must be a string");
+    if (!eat(&c, "]") || !at_end(&c))
+        return answer(out, RJ2_INVALID_PARAMS, "greet takes (name, punctuation = \"!\")");
+    put(out, "\"Hello, ", 8);
+    put(out, name.ptr, name.len);
+    put(out, punctuation.ptr, punctuation.len);
+    put(out, "\"", 1);
+    return RJ2_OK;
+}
+
+int32_t cgreet_add(rj2_str params, rj2_str extras, const rj2_writer *out) {
+    cursor c = open_params(params);
+    long long a, b;
+    char text[128];
+    (void)extras;
+    if (!eat(&c, "["))
+        return answer(out, RJ2_INVALID_PARAMS, "params must be a JSON array");
+    if (!scan_int(&c, &a))
+        return answer(out, RJ2_INVALID_PARAMS, "parameter \"a\" must be a 64-bit integer");
+    if (!eat(&c, ",") || !scan_int(&c, &b))
+        return answer(out, RJ2_INVALID_PARAMS, "parameter \"b\" must be a 64-bit integer");
+    if (!eat(&c, "]") || !at_end(&c))
+        return answer(out, RJ2_INVALID_PARAMS, "add takes (a, b)");
+    if ((b > 0 && a > LLONG_MAX - b) || (b < 0 && a < LLONG_MIN - b)) {
+        snprintf(text, sizeof text, "{\"kind\":\"Overflow\",\"message\":\"%lld + %lld overflows\"}", a, b);
+        return answer(out, RJ2_ERROR, text);
+    }
+    snprintf(text, sizeof text, "%lld", a + b);
+    return answer(out, RJ2_OK, text);
+}
+
+#ifdef RJ2_TEST_BADJSON
+int32_t cgreet_bad_json(rj2_str params, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_bad_utf8(rj2_str params, rj2_str extras, const rj2_writer *out);
+
+int32_t cgreet_bad_json(rj2_str params, rj2_str extras, const rj2_writer *out) {
+    (void)params;
+    (void)extras;
+    return answer(out, RJ2_OK, "{not json");
+}
+
+int32_t cgreet_bad_utf8(rj2_str params, rj2_str extras, const rj2_writer *out) {
+    (void)params;
+    (void)extras;
+    return answer(out, RJ2_OK, "\"bad \xff byte\"");
+}
+#endif
+
+#ifdef RJ2_TEST_BAD_STATUS
+int32_t cgreet_bad_status(rj2_str params, rj2_str extras, const rj2_writer *out);
+
+int32_t cgreet_bad_status(rj2_str params, rj2_str extras, const rj2_writer *out) {
+    (void)params;
+    (void)extras;
+    return answer(out, 42, "42 is no status");
+}
+#endif
+
+static const rj2_param greet_params[] = {
+    { S("name"), RJ2_PARAM_REQUIRED, { NULL, 0 } },
+    { S("punctuation"), RJ2_PARAM_OPTIONAL, S("\"!\"") },
+};
+
+static const rj2_param add_params[] = {
+    { S("a"), RJ2_PARAM_REQUIRED, { NULL, 0 } },
+    { S("b"), RJ2_PARAM_REQUIRED, { NULL, 0 } },
+};
+
+static const rj2_method methods[] = {
+    { S("greet"), S("cgreet_greet"), S("Greets name, ending with punctuation."), greet_params, 2, RJ2_METHOD_BOUND },
+    { S("add"), S("cgreet_add"), S("Adds two integers."), add_params, 2, RJ2_METHOD_BOUND },
+#ifdef RJ2_TEST_DUP
+    { S("greet"), S("cgreet_add"), S("A second method named greet."), add_params, 2, RJ2_METHOD_BOUND },
+#endif
+#ifdef RJ2_TEST_NULL
+    { { NULL, 4 }, S("cgreet_add"), S("A method whose name is NULL with length 4."), add_params, 2, RJ2_METHOD_BOUND },
+#endif
+#ifdef RJ2_TEST_BADJSON
+    { S("bad_json"), S("cgreet_bad_json"), S("Answers OK with invalid JSON."), NULL, 0, RJ2_METHOD_BOUND },
+    { S("bad_utf8"), S("cgreet_bad_utf8"), S("Answers OK with a string holding byte 0xff."), NULL, 0, RJ2_METHOD_BOUND },
+#endif
+#ifdef RJ2_TEST_MISSING
+    { S("missing"), S("cgreet_missing"), S("Names a symbol the library does not export."), NULL, 0, RJ2_METHOD_BOUND },
+#endif
+#ifdef RJ2_TEST_BAD_STATUS
+    { S("bad_status"), S("cgreet_bad_status"), S("Returns status 42."), NULL, 0, RJ2_METHOD_BOUND },
+#endif
+};
+
+const rj2_plugin runjsonrpc2_plugin = {
+#ifdef RJ2_TEST_BAD_ABI
+    2u,
+#else
+    RJ2_ABI_VERSION,
+#endif
+    S("cgreet"),
+    S("0.1.0"),
+    methods,
+    sizeof methods / sizeof methods[0],
+};
