@@ -1,1 +1,7 @@
-//! Integration tests: the real binary, real plugins, real HTTP.
+//! Integration tests: the real runjsonrpc2 binary and library, real plugins built by cargo, real HTTP.
+
+mod catalog;
+mod cli;
+mod http;
+mod plugins;
+mod support;

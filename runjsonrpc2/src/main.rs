@@ -14,7 +14,8 @@ fn main() -> ExitCode {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(format!("{level},tiny_http=off"))).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(format!("{level},tiny_http=off")))
+        .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -279,6 +279,12 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     if let Err(message) = check_content_type(&request) {
         return reply(request, 415, &message, None);
     }
+    let chunked = request.headers().iter().find(|h| h.field.equiv("Transfer-Encoding")).map(|h| h.value.to_string());
+    if let Some(te) = chunked
+        && !te.eq_ignore_ascii_case("chunked")
+    {
+        return reply(request, 501, &format!("unsupported Transfer-Encoding {te:?}: use chunked"), None);
+    }
     let max = shared.config.max_body;
     if let Some(announced) = request.body_length()
         && announced > max
@@ -296,7 +302,8 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
         let _ = request.respond(Response::empty(204));
         return;
     }
-    let mut response = Response::new(StatusCode(200), vec![shared.json.clone()], &out[..], Some(out.len()), None);
+    let mut response = Response::new(StatusCode(200), vec![shared.json.clone()], &out[..], Some(out.len()), None)
+        .with_chunked_threshold(usize::MAX);
     if shared.stopping.load(Ordering::Relaxed) {
         response.add_header(Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header"));
     }

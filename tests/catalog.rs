@@ -1,0 +1,159 @@
+//! The catalog of bad input, one case a line, each against the real server, which must still serve after.
+
+use crate::support::{Server, post_request, read_response};
+use std::io::{BufReader, Read, Write};
+
+const OK_CALL: &str = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
+
+fn still_serves(server: &Server) {
+    assert_eq!(server.post(OK_CALL), (200, r#"{"jsonrpc":"2.0","result":3,"id":1}"#.to_owned()));
+}
+
+/// JSON bodies: what is sent, the HTTP status, and text the answer must contain.
+#[test]
+fn bad_json_bodies() {
+    let server = Server::start(&["--no-prefix", "--max-batch", "10", "sample"]);
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let deep_params =
+        format!(r#"{{"jsonrpc":"2.0","method":"echo","params":[{}1{}],"id":1}}"#, "[".repeat(200), "]".repeat(200));
+    let long = format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{}"],"id":1}}"#, "x".repeat(1_000_000));
+    let too_long = format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{}"],"id":1}}"#, "x".repeat(1 << 20));
+    let batch = |n: usize| format!("[{}]", vec![OK_CALL; n].join(","));
+    #[rustfmt::skip]
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        ("truncated object", r#"{"jsonrpc":"2.0","method":"add""#.into(), 200, r#""code":-32700"#),
+        ("truncated string", r#"{"jsonrpc":"2.0","method":"ad"#.into(), 200, r#""code":-32700"#),
+        ("trailing garbage", format!("{OK_CALL}x"), 200, r#""code":-32700"#),
+        ("two objects", format!("{OK_CALL}{OK_CALL}"), 200, r#""code":-32700"#),
+        ("trailing comma", r#"{"jsonrpc":"2.0","method":"add",}"#.into(), 200, r#""code":-32700"#),
+        ("single quotes", "{'jsonrpc':'2.0'}".into(), 200, r#""code":-32700"#),
+        ("bare word", "hello".into(), 200, r#""code":-32700"#),
+        ("empty body", "".into(), 200, r#""code":-32700"#),
+        ("whitespace body", " \n\t ".into(), 200, r#""code":-32700"#),
+        ("UTF-8 BOM", format!("\u{feff}{OK_CALL}"), 200, r#""code":-32700"#),
+        ("NaN", r#"{"jsonrpc":"2.0","method":"echo","params":[NaN],"id":1}"#.into(), 200, r#""code":-32700"#),
+        ("control char in string", "{\"jsonrpc\":\"2.0\",\"method\":\"a\u{1}\",\"id\":1}".into(), 200, r#""code":-32700"#),
+        ("bad escape", r#"{"jsonrpc":"2.0","method":"\q","id":1}"#.into(), 200, r#""code":-32700"#),
+        ("lone surrogate in method", r#"{"jsonrpc":"2.0","method":"\ud800","id":1}"#.into(), 200, r#""code":-32600"#),
+        ("lone surrogate in params", r#"{"jsonrpc":"2.0","method":"echo","params":["\udc00"],"id":1}"#.into(), 200, r#""code":-32602"#),
+        ("number out of range", r#"{"jsonrpc":"2.0","method":"add","params":[1e999,1],"id":1}"#.into(), 200, r#""code":-32602"#),
+        ("huge integer", r#"{"jsonrpc":"2.0","method":"add","params":[123456789012345678901234567890,1],"id":1}"#.into(), 200, r#""result":1.2345678901234568e+29"#),
+        ("100,000-deep nesting", deep, 200, r#""code":-32600"#),
+        ("params nested past max-depth", deep_params, 200, r#""code":-32600"#),
+        ("1 MB string", long, 200, r#""result":"xxxxxxxx"#),
+        ("body over max-body", too_long, 413, "over the limit of 1048576 bytes"),
+        ("duplicate id", r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1,"id":2}"#.into(), 200, r#""code":-32600"#),
+        ("duplicate params key", r#"{"jsonrpc":"2.0","method":"add","params":{"a":1,"a":1,"b":2},"id":1}"#.into(), 200, r#""code":-32602"#),
+        ("missing jsonrpc", r#"{"method":"add","params":[1,2],"id":1}"#.into(), 200, r#""code":-32600"#),
+        ("jsonrpc 1.0", r#"{"jsonrpc":"1.0","method":"add","params":[1,2],"id":1}"#.into(), 200, r#""code":-32600"#),
+        ("jsonrpc number", r#"{"jsonrpc":2,"method":"add","params":[1,2],"id":1}"#.into(), 200, r#""code":-32600"#),
+        ("method number", r#"{"jsonrpc":"2.0","method":1,"id":1}"#.into(), 200, r#""code":-32600"#),
+        ("method missing", r#"{"jsonrpc":"2.0","id":1}"#.into(), 200, r#""code":-32600"#),
+        ("params string", r#"{"jsonrpc":"2.0","method":"add","params":"x","id":1}"#.into(), 200, r#""code":-32600"#),
+        ("params number", r#"{"jsonrpc":"2.0","method":"add","params":3,"id":1}"#.into(), 200, r#""code":-32600"#),
+        ("id object", r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":{}}"#.into(), 200, r#""code":-32600"#),
+        ("id array", r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":[]}"#.into(), 200, r#""code":-32600"#),
+        ("id boolean", r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":false}"#.into(), 200, r#""code":-32600"#),
+        ("request is a string", r#""hello""#.into(), 200, r#""code":-32600"#),
+        ("request is null", "null".into(), 200, r#""code":-32600"#),
+        ("empty batch", "[]".into(), 200, r#""code":-32600"#),
+        ("batch of scalars", "[1,true,null]".into(), 200, r#""data":"not an object""#),
+        ("batch at max-batch", batch(10), 200, r#""id":1}]"#),
+        ("batch over max-batch", batch(11), 200, "batch larger than 10 requests"),
+        ("unknown method", r#"{"jsonrpc":"2.0","method":"nope","id":1}"#.into(), 200, r#""code":-32601"#),
+        ("rpc. reserved method", r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#.into(), 200, r#""code":-32601"#),
+        ("panicking procedure", r#"{"jsonrpc":"2.0","method":"boom","id":1}"#.into(), 200, r#""code":-32603"#),
+        ("panicking raw procedure", r#"{"jsonrpc":"2.0","method":"raw_boom","id":1}"#.into(), 200, r#""code":-32603"#),
+        ("notification of a panic", r#"{"jsonrpc":"2.0","method":"boom"}"#.into(), 204, ""),
+        ("notification of unknown method", r#"{"jsonrpc":"2.0","method":"nope"}"#.into(), 204, ""),
+    ];
+    for (name, body, status, want) in &cases {
+        let r = server.request(&post_request("/", "application/json", body.as_bytes()));
+        assert_eq!(r.status, *status, "{name}");
+        assert!(r.body_text().contains(want), "{name}: {}", r.body_text());
+        still_serves(&server);
+    }
+    // Invalid UTF-8 is not a string the table above can hold.
+    let r = server.request(&post_request(
+        "/",
+        "application/json",
+        b"{\"jsonrpc\":\"2.0\",\"method\":\"\xff\xfe\",\"id\":1}",
+    ));
+    assert!(r.body_text().contains(r#""code":-32700"#), "{}", r.body_text());
+    still_serves(&server);
+}
+
+/// Raw HTTP: what is sent and the status line it must get (None: the connection just closes).
+#[test]
+fn bad_http() {
+    let server = Server::start(&["--no-prefix", "--max-body", "1000", "sample"]);
+    let huge_header = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}",
+        "a".repeat(100_000)
+    );
+    #[rustfmt::skip]
+    let cases: Vec<(&str, Vec<u8>, Option<u16>)> = vec![
+        ("missing Content-Length", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n{OK_CALL}").into_bytes(), Some(200)),
+        ("Content-Length too small", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{OK_CALL}").into_bytes(), Some(200)),
+        ("Content-Length not a number", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{OK_CALL}").into_bytes(), Some(200)),
+        ("announced over max-body", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{}".to_vec(), Some(413)),
+        ("unknown Transfer-Encoding", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{OK_CALL}").into_bytes(), Some(501)),
+        ("chunked over max-body", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n{}\r\n0\r\n\r\n", "x".repeat(2000)).into_bytes(), Some(413)),
+        ("malformed request line", b"HELLO\r\n\r\n".to_vec(), Some(400)),
+        ("malformed header", b"POST / HTTP/1.1\r\nHost x\r\n\r\n".to_vec(), Some(400)),
+        ("oversized header", huge_header.into_bytes(), Some(200)),
+        ("HTTP/1.0", format!("POST / HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{OK_CALL}", OK_CALL.len()).into_bytes(), Some(200)),
+        ("Expect: 100-continue", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: {}\r\n\r\n{OK_CALL}", OK_CALL.len()).into_bytes(), Some(100)),
+        ("Expect: other", b"POST / HTTP/1.1\r\nHost: x\r\nExpect: nonsense\r\nContent-Length: 0\r\n\r\n".to_vec(), Some(417)),
+    ];
+    for (name, raw, want) in &cases {
+        let mut conn = server.connect();
+        conn.write_all(raw).unwrap();
+        let got = read_response(&mut BufReader::new(conn)).map(|r| r.status);
+        assert_eq!(got, *want, "{name}");
+        still_serves(&server);
+    }
+}
+
+/// Clients that go away at the wrong moment.
+#[test]
+fn clients_that_hang_up() {
+    let server = Server::start(&["--no-prefix", "sample"]);
+    // A body shorter than its Content-Length, then a hang-up.
+    for len in [100, 5000, 1_000_000] {
+        let mut conn = server.connect();
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n{{\"a\""
+        );
+        conn.write_all(head.as_bytes()).unwrap();
+        drop(conn);
+        still_serves(&server);
+    }
+    // A client that disconnects before reading its answer.
+    for _ in 0..20 {
+        let mut conn = server.connect();
+        conn.write_all(&post_request(
+            "/",
+            "application/json",
+            br#"{"jsonrpc":"2.0","method":"sleep","params":[5],"id":1}"#,
+        ))
+        .unwrap();
+        drop(conn);
+    }
+    still_serves(&server);
+    // Half a request line, then a hang-up.
+    let mut conn = server.connect();
+    conn.write_all(b"POST / HT").unwrap();
+    drop(conn);
+    still_serves(&server);
+    // The answer arrives whole even when read one byte at a time.
+    let mut conn = server.connect();
+    conn.write_all(&post_request("/", "application/json", OK_CALL.as_bytes())).unwrap();
+    let mut byte = [0u8; 1];
+    let mut got = Vec::new();
+    while !got.ends_with(b"\"id\":1}") {
+        conn.read_exact(&mut byte).unwrap();
+        got.push(byte[0]);
+    }
+    still_serves(&server);
+}

@@ -1,0 +1,205 @@
+//! The command from a shell's point of view: list, call, --stdio, new, serve run.toml, exit codes, the README.
+
+use crate::support::{Server, bin, plugin_dir, read_response, root, run};
+use std::io::{BufReader, Write};
+use std::process::{Command, Stdio};
+
+#[test]
+fn list_shows_methods_params_and_docs() {
+    let (code, out, err) = run(&["list", "hello", "sample"], "");
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("hello 0.1.0 ("), "{out}");
+    assert!(out.contains("hello.greeting(name?)"), "{out}");
+    assert!(out.contains("Greets someone by name."), "{out}");
+    assert!(out.contains("sample.subtract(minuend, subtrahend)"), "{out}");
+    assert!(out.contains("sample.sum(*numbers)"), "{out}");
+    assert!(out.contains("sample.raw_echo(params...)"), "{out}");
+}
+
+/// `call`: arguments, exit code, stdout, and text stderr must contain.
+#[test]
+fn call_from_a_shell() {
+    #[rustfmt::skip]
+    let cases: &[(&[&str], i32, &str, &str)] = &[
+        (&["call", "hello", "greeting"], 0, "\"Hello, world!\"\n", ""),
+        (&["call", "hello", "greeting", r#"{"name":"shell"}"#], 0, "\"Hello, shell!\"\n", ""),
+        (&["call", "sample", "subtract", "[42,23]"], 0, "19\n", ""),
+        (&["call", "sample", "get_data"], 0, "[\"hello\",5]\n", ""),
+        (&["call", "sample", "fail", r#"["no"]"#], 1, "", r#"{"code":-32000,"message":"no"}"#),
+        (&["call", "sample", "fail", r#"["no"]"#, "--error", "SampleError=-32001"], 1, "", r#""code":-32001"#),
+        (&["call", "sample", "subtract", "[1]"], 1, "", "missing parameter"),
+        (&["call", "sample", "nope"], 1, "", "-32601"),
+        (&["call", "sample", "add", "[1,"], 2, "", "PARAMS is not JSON"),
+        (&["call", "sample", "add", "3"], 2, "", "PARAMS must be a JSON array or object"),
+        (&["call", "nosuchplugin", "x"], 2, "", "plugin \"nosuchplugin\" not found; tried "),
+        (&["call", "sample", "add", "--error", "E=-32601", "[1,2]"], 2, "", "reserved by JSON-RPC 2.0 (Method not found)"),
+        (&["call", "sample", "add", "--extra", "b=5", "[1]"], 0, "6\n", ""),
+        (&["call", "sample", "add", "--extra", "b=nope", "[1]"], 2, "", "not JSON"),
+        (&["list"], 2, "", "required arguments"),
+        (&["--port", "nope", "hello"], 2, "", "invalid value"),
+        (&[], 2, "", "no module given"),
+    ];
+    for (args, code, stdout, stderr) in cases {
+        let (c, out, err) = run(args, "");
+        assert_eq!((c, out.as_str()), (*code, *stdout), "{args:?}: {err}");
+        assert!(err.contains(stderr), "{args:?}: {err}");
+        if *code == 2 {
+            assert!(!err.contains("panicked"), "{args:?}: {err}");
+            // Our own errors are one line; clap's usage errors add a usage hint.
+            assert!(!err.starts_with("runjsonrpc2: ") || err.lines().count() == 1, "{args:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn stdio_lines() {
+    let input = concat!(
+        r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#,
+        "\n\n",
+        r#"{"jsonrpc":"2.0","method":"sample.update","params":[1]}"#,
+        "\n",
+        "not json\n",
+        r#"[{"jsonrpc":"2.0","method":"hello.greeting","id":"a"},{"jsonrpc":"2.0","method":"sample.boom","id":"b"}]"#,
+        "\n",
+    );
+    let (code, out, err) = run(&["--stdio", "hello", "sample"], input);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert_eq!(lines[0], r#"{"jsonrpc":"2.0","result":3,"id":1}"#);
+    assert!(lines[1].contains("-32700"));
+    assert_eq!(
+        lines[2],
+        r#"[{"jsonrpc":"2.0","result":"Hello, world!","id":"a"},{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":"b"}]"#
+    );
+}
+
+#[test]
+fn exit_codes_for_bad_setups() {
+    #[rustfmt::skip]
+    let cases: &[(&[&str], &str)] = &[
+        (&["nosuchplugin"], "plugin \"nosuchplugin\" not found"),
+        (&["--map", "x=nocolon", "hello"], "bad lazy target"),
+        (&["--map", "x=bad name:sym", "hello"], "bad module name"),
+        (&["--error", "E=-32700", "hello"], "reserved"),
+        (&["--host", "256.0.0.1", "hello"], "cannot listen on 256.0.0.1"),
+        (&["serve", "/nonexistent/run.toml"], "/nonexistent/run.toml: No such file"),
+    ];
+    for (args, want) in cases {
+        let port: &[&str] = if args[0] == "serve" { &[] } else { &["--port", "0"] };
+        let (code, out, err) = run(&[port, args].concat(), "");
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.starts_with("runjsonrpc2: ") && err.contains(want), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn config_file_errors_name_file_key_and_reason() {
+    let dir = plugin_dir().join("config-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    #[rustfmt::skip]
+    let cases: &[(&str, &str)] = &[
+        ("hots = \"x\"\n", "run.toml:1: unknown field `hots`"),
+        ("port = \"eighty\"\n", "run.toml:1: invalid type: string \"eighty\", expected u16"),
+        ("modules = [\"hello\"]\n[errors]\nE = -32603\n", "error code -32603 for E is reserved"),
+        ("rpc_path = \"rpc\"\n", "rpc_path \"rpc\" must start with '/'"),
+        ("modules = [\"../x y\"]\n", "not found"),
+    ];
+    for (text, want) in cases {
+        let file = dir.join("run.toml");
+        std::fs::write(&file, text).unwrap();
+        let (code, _, err) = run(&["serve", file.to_str().unwrap(), "--port", "0"], "");
+        assert_eq!(code, 2, "{text}: {err}");
+        assert!(err.contains(want), "{text}: {err}");
+    }
+}
+
+#[test]
+fn serve_config_with_static_page_and_maps() {
+    let dir = plugin_dir().join("serve-test");
+    std::fs::create_dir_all(dir.join("static")).unwrap();
+    std::fs::write(dir.join("static/index.html"), "<p>hi</p>").unwrap();
+    let config = format!(
+        "rpc_path = \"/rpc\"\nstatic = \"static\"\nplugin_path = [{:?}]\nmodules = [\"hello\"]\n\
+         [methods]\n\"sample.add\" = \"sample:add\"\n[errors]\nSampleError = -32001\n[extras]\nb = 10\n",
+        plugin_dir().display().to_string()
+    );
+    std::fs::write(dir.join("run.toml"), config).unwrap();
+    let mut child = Command::new(bin())
+        .current_dir(&dir)
+        .args(["serve", "run.toml", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let server = Server::wait_listening(child, stdout);
+    let page = server.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((page.status, page.body_text().as_str()), (200, "<p>hi</p>"));
+    assert_eq!(server.request(b"GET /../run.toml HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
+    let call = |body: &str| {
+        server.request(&crate::support::post_request("/rpc", "application/json", body.as_bytes())).body_text()
+    };
+    assert_eq!(
+        call(r#"{"jsonrpc":"2.0","method":"hello.greeting","id":1}"#),
+        r#"{"jsonrpc":"2.0","result":"Hello, world!","id":1}"#
+    );
+    assert_eq!(
+        call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1],"id":1}"#),
+        r#"{"jsonrpc":"2.0","result":11,"id":1}"#
+    );
+}
+
+#[test]
+fn new_project_builds_offline_and_serves() {
+    let base = plugin_dir().join("new-test");
+    let _ = std::fs::remove_dir_all(&base);
+    std::fs::create_dir_all(&base).unwrap();
+    let status = Command::new(bin()).current_dir(&base).args(["new", "myrpc"]).status().unwrap();
+    assert!(status.success());
+    let (code, _, err) = run(&["new", base.join("myrpc").to_str().unwrap()], "");
+    assert_eq!(code, 2, "an existing directory is refused: {err}");
+    let project = base.join("myrpc");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let built = Command::new(cargo)
+        .current_dir(&project)
+        .args(["build", "--offline", "-q"])
+        .env("CARGO_TARGET_DIR", project.join("target"))
+        .status()
+        .unwrap();
+    assert!(built.success(), "the new project builds offline");
+    let mut child = Command::new(bin())
+        .current_dir(&project)
+        .args(["serve", "run.toml", "--port", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = BufReader::new(child.stdout.take().unwrap());
+    let server = Server::wait_listening(child, stdout);
+    let page = server.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(page.body_text().contains("myrpc.greeting"));
+    let body = r#"{"jsonrpc":"2.0","method":"myrpc.greeting","params":{"name":"browser"},"id":1}"#;
+    let answer = server.request(&crate::support::post_request("/rpc", "application/json", body.as_bytes()));
+    assert_eq!(answer.body_text(), r#"{"jsonrpc":"2.0","result":"Hello, browser!","id":1}"#);
+}
+
+/// Runs the README's shell examples: each `$ curl ...` line's output must match the line after.
+#[test]
+fn readme_examples() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let server = Server::start(&["hello", "sample"]);
+    let mut checked = 0;
+    let lines: Vec<&str> = readme.lines().collect();
+    for (i, line) in lines.iter().enumerate() {
+        let Some(cmd) = line.strip_prefix("$ curl ") else { continue };
+        let cmd = format!("curl -s {}", cmd.replace("http://127.0.0.1:8080/", &server.url()));
+        let out = Command::new("sh").arg("-c").arg(&cmd).output().unwrap();
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), lines[i + 1], "README line {}: {cmd}", i + 1);
+        checked += 1;
+    }
+    assert!(checked >= 3, "the README has curl examples");
+    let mut conn = server.connect();
+    conn.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    assert_eq!(read_response(&mut BufReader::new(conn)).unwrap().status, 200);
+}

@@ -1,0 +1,145 @@
+//! The HTTP server: conformance vectors, content types, methods, status codes, keep-alive, signals.
+
+use crate::support::{Server, post_request, read_response, root};
+use std::io::{BufReader, Write};
+use std::process::Command;
+
+#[test]
+fn conformance_check_py() {
+    let server = Server::start(&["--no-prefix", "sample"]);
+    let check = root().join("../shared/conformance/check.py");
+    let out = Command::new("python3").arg(check).arg(server.url()).output().expect("python3 runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.trim_end().ends_with("20 passed, 0 failed"), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success());
+}
+
+const ADD: &str = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
+const ANSWER: &str = r#"{"jsonrpc":"2.0","result":3,"id":1}"#;
+
+#[test]
+fn content_types() {
+    let server = Server::start(&["--no-prefix", "sample"]);
+    #[rustfmt::skip]
+    let cases: &[(&str, u16)] = &[
+        ("application/json", 200),
+        ("application/json; charset=utf-8", 200),
+        ("Application/JSON; Charset=\"UTF-8\"", 200),
+        ("application/json-rpc", 200),
+        ("APPLICATION/JSONREQUEST", 200),
+        ("application/json;charset=latin-1", 415),
+        ("text/plain", 415),
+        ("application/x-www-form-urlencoded", 415),
+        ("", 415),
+    ];
+    for (ct, status) in cases {
+        let r = server.request(&post_request("/", ct, ADD.as_bytes()));
+        assert_eq!(r.status, *status, "{ct:?}");
+        if *status == 200 {
+            assert_eq!(r.body_text(), ANSWER);
+            assert_eq!(r.header("Content-Type"), Some("application/json"));
+            assert_eq!(r.header("Content-Length"), Some("35"));
+        } else {
+            assert!(
+                r.body_text().contains("application/json, application/json-rpc or application/jsonrequest")
+                    || r.body_text().contains("charset"),
+                "{}",
+                r.body_text()
+            );
+        }
+    }
+}
+
+#[test]
+fn methods_paths_and_statuses() {
+    let server = Server::start(&["--no-prefix", "--max-body", "200", "sample"]);
+    let get = server.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((get.status, get.header("Allow")), (405, Some("POST")));
+    let put = server.request(b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(put.status, 405);
+    let health = server.request(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!((health.status, health.body_text().as_str()), (200, "ok\n"));
+    assert_eq!(server.request(b"GET /nope HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
+    // A notification gets 204 and no body; an error answer is still 200.
+    let note = server.request(&post_request("/", "application/json", br#"{"jsonrpc":"2.0","method":"foobar"}"#));
+    assert_eq!((note.status, note.body.len()), (204, 0));
+    let (status, body) = server.post("{");
+    assert_eq!(status, 200);
+    assert!(body.contains("-32700"));
+    // Over --max-body: 413; at the limit: served.
+    let big = format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{}"],"id":1}}"#, "x".repeat(200));
+    assert_eq!(server.request(&post_request("/", "application/json", big.as_bytes())).status, 413);
+    let exact = format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{}"],"id":1}}"#, "x".repeat(200 - 54));
+    assert_eq!(exact.len(), 200);
+    assert_eq!(server.request(&post_request("/", "application/json", exact.as_bytes())).status, 200);
+}
+
+#[test]
+fn chunked_bodies_and_keep_alive() {
+    let server = Server::start(&["--no-prefix", "sample"]);
+    let mut conn = server.connect();
+    let (a, b) = ADD.split_at(20);
+    let chunked = format!(
+        "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    );
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    for _ in 0..3 {
+        conn.write_all(chunked.as_bytes()).unwrap();
+        let r = read_response(&mut reader).expect("answered on the same connection");
+        assert_eq!((r.status, r.body_text().as_str()), (200, ANSWER));
+    }
+    // Pipelined: two requests in one write, two answers in order.
+    let mut two = post_request("/", "application/json", ADD.as_bytes());
+    two.extend(post_request("/", "application/json", ADD.replace("[1,2]", "[2,2]").as_bytes()));
+    conn.write_all(&two).unwrap();
+    assert_eq!(read_response(&mut reader).unwrap().body_text(), ANSWER);
+    assert_eq!(read_response(&mut reader).unwrap().body_text(), ANSWER.replace('3', "4"));
+}
+
+#[test]
+fn slow_procedure_does_not_hold_up_others() {
+    let server = Server::start(&["--no-prefix", "--threads", "4", "sample"]);
+    let mut slow = server.connect();
+    slow.write_all(&post_request(
+        "/",
+        "application/json",
+        br#"{"jsonrpc":"2.0","method":"sleep","params":[3000],"id":"slow"}"#,
+    ))
+    .unwrap();
+    // Another client is answered while the slow call still runs.
+    let (status, body) = server.post(ADD);
+    assert_eq!((status, body.as_str()), (200, ANSWER));
+    slow.set_nonblocking(true).unwrap();
+    let mut probe = [0u8; 1];
+    let pending = matches!(slow.peek(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    assert!(pending, "the slow call answered before the fast one");
+    slow.set_nonblocking(false).unwrap();
+    let r = read_response(&mut BufReader::new(slow)).unwrap();
+    assert_eq!(r.body_text(), r#"{"jsonrpc":"2.0","result":3000,"id":"slow"}"#);
+}
+
+#[test]
+fn sigterm_lets_the_call_in_flight_finish() {
+    let server = Server::start(&["--no-prefix", "--threads", "2", "sample"]);
+    let mut conn = server.connect();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    // The connection is accepted (it has been answered once) before the slow call goes out.
+    conn.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
+    assert_eq!(read_response(&mut reader).unwrap().body_text(), ANSWER);
+    conn.write_all(&post_request(
+        "/",
+        "application/json",
+        br#"{"jsonrpc":"2.0","method":"sleep","params":[1500],"id":7}"#,
+    ))
+    .unwrap();
+    let addr = server.addr;
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let r = read_response(&mut reader).expect("the call in flight is answered");
+    assert_eq!(r.body_text(), r#"{"jsonrpc":"2.0","result":1500,"id":7}"#);
+    assert!(std::net::TcpStream::connect(addr).is_err(), "new connections are refused");
+    let mut server = server;
+    assert_eq!(server.child.wait().unwrap().code(), Some(0));
+}

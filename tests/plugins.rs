@@ -1,0 +1,178 @@
+//! The loader in-process: real plugins built by cargo and cc, lazy resolution, the whitelist, faults.
+
+use crate::support::{c_plugin, plugin_dir};
+use runjsonrpc2::plugin::{Loader, SearchPath};
+use runjsonrpc2::{Extras, JsonRpc};
+use std::sync::Arc;
+
+/// An engine with a loader over the test plugin directory.
+fn engine() -> (JsonRpc, Arc<Loader>) {
+    let loader = Arc::new(Loader::new(SearchPath { dirs: vec![plugin_dir().to_path_buf()] }));
+    let mut rpc = JsonRpc::new();
+    rpc.set_resolver(loader.clone());
+    (rpc, loader)
+}
+
+fn call(rpc: &JsonRpc, method: &str, params: &str) -> String {
+    let body = format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":{params},"id":1}}"#);
+    String::from_utf8(rpc.handle(body.as_bytes(), &Extras::new()).unwrap()).unwrap()
+}
+
+/// Every sample procedure through the real plugin: method, params, exact answer.
+#[test]
+fn sample_procedures() {
+    let (mut rpc, loader) = engine();
+    loader.register(&rpc, "sample", true).unwrap();
+    loader.register(&rpc, "hello", true).unwrap();
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, &str)] = &[
+        ("hello.greeting", "[]", r#""result":"Hello, world!""#),
+        ("hello.greeting", r#"{"name":"you"}"#, r#""result":"Hello, you!""#),
+        ("sample.subtract", "[42,23]", r#""result":19,"#),
+        ("sample.subtract", r#"{"subtrahend":23,"minuend":42}"#, r#""result":19,"#),
+        ("sample.subtract", "[4.5,0.5]", r#""result":4.0,"#),
+        ("sample.subtract", "[-9223372036854775808,1]", r#""code":-32000"#),
+        ("sample.add", "[9223372036854775807,1]", r#""result":9223372036854775808,"#),
+        ("sample.add", "[1,2]", r#""result":3,"#),
+        ("sample.sum", "[1,2,4]", r#""result":7,"#),
+        ("sample.sum", "[]", r#""result":0,"#),
+        ("sample.sum", "[1,2.5]", r#""result":3.5,"#),
+        ("sample.update", "[1,2,3,4,5]", r#""result":null"#),
+        ("sample.foobar", "[]", r#""result":null"#),
+        ("sample.get_data", "[]", r#""result":["hello",5]"#),
+        ("sample.echo", r#"[{"a":[1,"\u00e9"]}]"#, r#""result":{"a":[1,"é"]}"#),
+        ("sample.sleep", "[1]", r#""result":1,"#),
+        ("sample.fail", r#"["bad"]"#, r#"{"code":-32000,"message":"bad"}"#),
+        ("sample.boom", "[]", r#"{"code":-32603,"message":"Internal error"}"#),
+        ("sample.raw_boom", "[]", r#"{"code":-32603,"message":"Internal error"}"#),
+        ("sample.raw_echo", r#"{"x":1}"#, r#""result":{"extras":{},"params":{"x":1}}"#),
+        ("sample.subtract", r#"["42",23]"#, r#""code":-32602"#),
+        ("sample.subtract", "[1]", r#""data":"missing parameter \"subtrahend\"""#),
+    ];
+    for (method, params, want) in cases {
+        let got = call(&rpc, method, params);
+        assert!(got.contains(want), "{method} {params}: {got}");
+    }
+    // A panic does not break the next call.
+    assert!(call(&rpc, "sample.add", "[2,2]").contains(r#""result":4,"#));
+    // Mapping the application error's kind changes its code.
+    rpc.map_error("SampleError", -32001).unwrap();
+    assert!(call(&rpc, "sample.fail", r#"["bad"]"#).contains(r#""code":-32001"#));
+}
+
+/// Whether a library is mapped into this process.
+fn mapped(file: &str) -> bool {
+    std::fs::read_to_string("/proc/self/maps").unwrap().lines().any(|l| l.ends_with(&format!("/{file}")))
+}
+
+#[test]
+fn lazy_entries_open_nothing_until_called() {
+    let (rpc, loader) = engine();
+    // A by-hand lazy entry for a library only this test uses (a copy of cgreet).
+    let dir = plugin_dir().join("lazy-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(c_plugin("cgreet"), dir.join("libclazy.so")).unwrap();
+    let path = dir.join("libclazy.so").display().to_string();
+    rpc.insert_lazy("lazy.add", &format!("{path}:add")).unwrap();
+    assert!(!mapped("libclazy.so"), "opened before the first call");
+    assert_eq!(loader.symbols_resolved(), 0);
+    assert!(call(&rpc, "lazy.add", "[40,2]").contains(r#""result":42"#));
+    assert!(mapped("libclazy.so"));
+    assert!(call(&rpc, "lazy.add", "[1,2]").contains(r#""result":3"#));
+    assert_eq!(loader.symbols_resolved(), 1, "the symbol is looked up once");
+}
+
+#[test]
+fn the_table_is_the_whitelist() {
+    let (rpc, _) = engine();
+    let lib = c_plugin("cgreet");
+    for target in ["abort", "exit", "runjsonrpc2_plugin", "cgreet_nope"] {
+        rpc.insert_lazy("x", &format!("{lib}:{target}")).unwrap();
+        let got = call(&rpc, "x", "[]");
+        assert!(got.contains(r#""code":-32601"#) && got.contains("could not be loaded"), "{target}: {got}");
+    }
+    // The exported symbol named in the table works as well as the method name.
+    rpc.insert_lazy("x", &format!("{lib}:cgreet_add")).unwrap();
+    assert!(call(&rpc, "x", "[1,1]").contains(r#""result":2"#));
+}
+
+#[test]
+fn c_plugin_served() {
+    let (rpc, loader) = engine();
+    let plugin = loader.register(&rpc, &c_plugin("cgreet"), false).unwrap();
+    assert_eq!(plugin.descriptor.name, "cgreet");
+    #[rustfmt::skip]
+    let cases: &[(&str, &str, &str)] = &[
+        ("greet", r#"["C"]"#, r#""result":"Hello, C!""#),
+        ("greet", r#"{"name":"C","punctuation":"?"}"#, r#""result":"Hello, C?""#),
+        ("greet", r#"["a\"b"]"#, r#""result":"Hello, a\"b!""#),
+        ("greet", "[1]", r#""code":-32602"#),
+        ("add", "[2,3]", r#""result":5"#),
+        ("add", "[9223372036854775807,1]", r#""code":-32000"#),
+    ];
+    for (method, params, want) in cases {
+        let got = call(&rpc, method, params);
+        assert!(got.contains(want), "{method} {params}: {got}");
+    }
+}
+
+/// Broken plugins are refused at load, with messages naming the library and the fault.
+#[test]
+fn faulty_plugins_refused() {
+    let (rpc, loader) = engine();
+    #[rustfmt::skip]
+    let cases: &[(&str, &str)] = &[
+        ("cbadabi", "libcbadabi.so: plugin abi version 2, this runjsonrpc2 speaks 1"),
+        ("cdup", "malformed method table: method \"greet\" appears twice in the table"),
+        ("cnull", "malformed method table: method 2: name is a null pointer with length 4"),
+    ];
+    for (name, want) in cases {
+        let err = loader.register(&rpc, &c_plugin(name), true).err().expect("refused").to_string();
+        assert!(err.contains(want), "{name}: {err}");
+    }
+    let err = loader.register(&rpc, "nosuchplugin", true).err().unwrap().to_string();
+    assert!(err.starts_with("plugin \"nosuchplugin\" not found; tried "), "{err}");
+    assert!(err.contains(&plugin_dir().join("libnosuchplugin.so").display().to_string()), "{err}");
+    assert!(err.contains("system library search"), "{err}");
+    let err = loader.register(&rpc, "../etc", true).err().unwrap().to_string();
+    assert!(err.contains("not found"), "{err}");
+    let err = loader.register(&rpc, "bad name", true).err().unwrap().to_string();
+    assert!(err.starts_with("bad module name"), "{err}");
+}
+
+/// A plugin's bad output is answered -32603, never passed on.
+#[test]
+fn bad_plugin_output_is_internal_error() {
+    let (rpc, loader) = engine();
+    loader.register(&rpc, &c_plugin("cbadjson"), false).unwrap();
+    loader.register(&rpc, &c_plugin("cstatus"), false).unwrap();
+    loader.register(&rpc, &c_plugin("cmissing"), false).unwrap();
+    for method in ["bad_json", "bad_utf8", "bad_status"] {
+        let got = call(&rpc, method, "[]");
+        assert_eq!(got, r#"{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":1}"#, "{method}");
+    }
+    let got = call(&rpc, "missing", "[]");
+    assert!(got.contains(r#""code":-32601"#), "{got}");
+    assert!(call(&rpc, "add", "[1,2]").contains(r#""result":3"#));
+}
+
+#[test]
+fn eight_threads_share_a_plugin() {
+    let (rpc, loader) = engine();
+    loader.register(&rpc, "sample", true).unwrap();
+    let rpc = Arc::new(rpc);
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let rpc = rpc.clone();
+            std::thread::spawn(move || {
+                for i in 0..500 {
+                    let got = call(&rpc, "sample.add", &format!("[{t},{i}]"));
+                    assert!(got.contains(&format!(r#""result":{},"#, t + i)), "{got}");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}

@@ -1,0 +1,209 @@
+//! Test support: building the plugins, starting the real server on port 0, a raw HTTP/1.1 client.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The runjsonrpc2 binary cargo built for these tests.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_runjsonrpc2")
+}
+
+/// The directory holding the plugins: target/<profile>, beside the binary.
+pub fn plugin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = Path::new(bin()).parent().unwrap().to_path_buf();
+        let profile = if dir.ends_with("release") { Some("--release") } else { None };
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .current_dir(root())
+            .args(["build", "-q", "-p", "hello", "-p", "sample"])
+            .args(profile)
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the sample plugins failed");
+        // The C plugin, and its deliberately broken variants for fault tests.
+        let c = root().join("sample-plugins/c/cgreet.c");
+        let include = root().join("plugin-api/include");
+        let cdir = dir.join("c-plugins");
+        std::fs::create_dir_all(&cdir).unwrap();
+        for (name, define) in C_VARIANTS {
+            let out = cdir.join(format!("lib{name}.so"));
+            let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
+            cc.args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-I"]).arg(&include).arg(&c).arg("-o").arg(&out);
+            if let Some(d) = define {
+                cc.arg(format!("-D{d}"));
+            }
+            assert!(cc.status().expect("cc runs").success(), "compiling {name} failed");
+        }
+        dir
+    })
+}
+
+/// C plugin builds: the library name and the fault switch it is compiled with.
+pub const C_VARIANTS: &[(&str, Option<&str>)] = &[
+    ("cgreet", None),
+    ("cbadabi", Some("RJ2_TEST_BAD_ABI")),
+    ("cdup", Some("RJ2_TEST_DUP")),
+    ("cnull", Some("RJ2_TEST_NULL")),
+    ("cbadjson", Some("RJ2_TEST_BADJSON")),
+    ("cmissing", Some("RJ2_TEST_MISSING")),
+    ("cstatus", Some("RJ2_TEST_BAD_STATUS")),
+];
+
+/// The path of a compiled C plugin variant.
+pub fn c_plugin(name: &str) -> String {
+    plugin_dir().join("c-plugins").join(format!("lib{name}.so")).display().to_string()
+}
+
+/// A running runjsonrpc2 server, killed when dropped.
+pub struct Server {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// Kept open so the server's later writes to stdout do not fail.
+    pub _stdout: BufReader<ChildStdout>,
+}
+
+impl Server {
+    /// Starts `runjsonrpc2 --port 0 ARGS...` with the plugin directory on the search path
+    /// and waits for its `listening on` line.
+    pub fn start(args: &[&str]) -> Server {
+        Server::start_in(&root(), args)
+    }
+
+    pub fn start_in(dir: &Path, args: &[&str]) -> Server {
+        let mut child = Command::new(bin())
+            .current_dir(dir)
+            .arg("--plugin-path")
+            .arg(plugin_dir())
+            .args(["--port", "0", "-q"])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("runjsonrpc2 starts");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Server::wait_listening(child, stdout)
+    }
+
+    /// Reads the first stdout line, `listening on http://HOST:PORT/`.
+    pub fn wait_listening(mut child: Child, mut stdout: BufReader<ChildStdout>) -> Server {
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        let Some(addr) = line.strip_prefix("listening on http://").and_then(|l| l.trim_end().strip_suffix('/')) else {
+            let mut err = String::new();
+            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            let _ = child.kill();
+            panic!("no listening line: {line:?}, stderr: {err}");
+        };
+        Server { addr: addr.parse().unwrap(), child, _stdout: stdout }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}/", self.addr)
+    }
+
+    /// POSTs a JSON body; returns (status, body).
+    pub fn post(&self, body: &str) -> (u16, String) {
+        let r = self.request(&post_request("/", "application/json", body.as_bytes()));
+        (r.status, r.body_text())
+    }
+
+    /// Sends raw bytes on a new connection and reads one response.
+    pub fn request(&self, raw: &[u8]) -> Response {
+        let mut conn = self.connect();
+        conn.write_all(raw).unwrap();
+        read_response(&mut BufReader::new(conn)).expect("a response")
+    }
+
+    pub fn connect(&self) -> TcpStream {
+        let s = TcpStream::connect(self.addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+        s
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A POST with Content-Length.
+pub fn post_request(path: &str, content_type: &str, body: &[u8]) -> Vec<u8> {
+    let mut r = format!(
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    r.extend_from_slice(body);
+    r
+}
+
+/// One HTTP response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+    pub fn body_text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+}
+
+/// Reads one response (Content-Length bodies, or none); None on a closed connection.
+pub fn read_response(r: &mut impl BufRead) -> Option<Response> {
+    let mut line = String::new();
+    if r.read_line(&mut line).ok()? == 0 {
+        return None;
+    }
+    let status = line.split_whitespace().nth(1)?.parse().ok()?;
+    let mut headers = Vec::new();
+    loop {
+        let mut h = String::new();
+        r.read_line(&mut h).ok()?;
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (n, v) = h.split_once(':')?;
+        headers.push((n.trim().to_owned(), v.trim().to_owned()));
+    }
+    let len: usize =
+        headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("content-length")).map_or(0, |(_, v)| v.parse().unwrap());
+    let mut body = vec![0; len];
+    r.read_exact(&mut body).ok()?;
+    Some(Response { status, headers, body })
+}
+
+/// Runs the binary to completion: (exit code, stdout, stderr).
+pub fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
+    let mut child = Command::new(bin())
+        .current_dir(root())
+        .env("RUNJSONRPC2_PLUGIN_PATH", plugin_dir())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
