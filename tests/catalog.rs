@@ -157,3 +157,35 @@ fn clients_that_hang_up() {
     }
     still_serves(&server);
 }
+
+/// The server's resident memory in KiB.
+fn rss_kib(server: &Server) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// tiny_http 0.12 would allocate the announced size to drain it, and abort above RAM + swap:
+/// 100 requests announcing 2 GB to 10^15 bytes each get 413, and memory stays bounded.
+#[test]
+fn absurd_content_lengths() {
+    let server = Server::start(&["--no-prefix", "sample"]);
+    still_serves(&server);
+    let before = rss_kib(&server);
+    let mut answered = 0;
+    for i in 0..100 {
+        let announced = (2e9 * 10f64.powf(5.7 * f64::from(i) / 99.0)) as u64;
+        let mut conn = server.connect();
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {announced}\r\n\r\n{{"
+        );
+        conn.write_all(head.as_bytes()).unwrap();
+        let r = read_response(&mut BufReader::new(conn)).expect("answered");
+        assert!(r.body_text().contains(&format!("body of {announced} bytes is over the limit")), "{r:?}");
+        answered += usize::from(r.status == 413);
+    }
+    assert_eq!(answered, 100);
+    still_serves(&server);
+    let growth = rss_kib(&server).saturating_sub(before);
+    assert!(growth < 8 * 1024, "RSS grew by {growth} KiB");
+}

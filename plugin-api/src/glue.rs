@@ -189,12 +189,15 @@ pub unsafe fn call(
     if out.is_null() {
         return abi::INTERNAL;
     }
+    quiet_panics();
+    IN_CALL.with(|c| c.set(true));
     let outcome = catch_unwind(AssertUnwindSafe(|| {
         // SAFETY: our caller guarantees both strings are readable for the call.
         let (params, extras) = unsafe { (params.as_bytes(), extras.as_bytes()) };
         let text = |bytes, what| std::str::from_utf8(bytes).map_err(|_| invalid(format!("{what} are not UTF-8")));
         body(text(params, "params")?, text(extras, "extras")?)
     }));
+    IN_CALL.with(|c| c.set(false));
     let (status, text) = match outcome {
         Ok(Ok(json)) => (abi::OK, json),
         Ok(Err(Fail(status, message))) => (status, message),
@@ -204,6 +207,25 @@ pub unsafe fn call(
     // writer callable now; `text` is alive and `len` bytes long for the call.
     unsafe { ((*out).write)((*out).ctx, text.as_ptr(), text.len()) };
     status
+}
+
+thread_local! {
+    /// Set while a procedure runs: its panics are caught and reported to the host.
+    static IN_CALL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keeps the panic hook quiet for panics the glue catches (the host logs them); panics
+/// elsewhere in the plugin still reach the previous hook.
+fn quiet_panics() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !IN_CALL.with(|c| c.get()) {
+                previous(info);
+            }
+        }));
+    });
 }
 
 fn panic_message(payload: Box<dyn Any + Send>) -> String {

@@ -1,14 +1,16 @@
-//! The HTTP transport, the only user of tiny_http: POST bodies to the engine, health and static files.
+//! The HTTP transport, the only user of tiny_http: binding, worker threads, shutdown.
+
+mod guard;
+mod route;
 
 use crate::engine::JsonRpc;
 use crate::signature::Extras;
-use std::io::Read;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::path::{Component, Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tiny_http::Header;
 
 /// How the server listens and what it accepts.
 #[derive(Debug, Clone)]
@@ -52,6 +54,8 @@ pub enum ServeError {
     Signals(std::io::Error),
     /// The accept loop died (for example out of file descriptors).
     Accept(std::io::Error),
+    /// Too many connections were stranded by over-long bodies (see `guard`).
+    Stranded,
 }
 
 impl std::fmt::Display for ServeError {
@@ -60,6 +64,9 @@ impl std::fmt::Display for ServeError {
             ServeError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             ServeError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
             ServeError::Accept(e) => write!(f, "accepting connections failed: {e}"),
+            ServeError::Stranded => {
+                write!(f, "stopped after {} connections announced over-long bodies", guard::MAX_STRANDED)
+            }
         }
     }
 }
@@ -71,7 +78,7 @@ pub struct Listening {
     server: Arc<tiny_http::Server>,
     listener: socket2::Socket,
     addr: SocketAddr,
-    config: HttpConfig,
+    pub(crate) config: HttpConfig,
 }
 
 /// Binds the listening socket with TCP_NODELAY (inherited by accepted connections on Linux,
@@ -101,12 +108,19 @@ pub fn bind(config: &HttpConfig) -> Result<Listening, ServeError> {
 #[derive(Clone)]
 pub struct Stopper {
     stopping: Arc<AtomicBool>,
+    failed: Arc<AtomicBool>,
     server: Arc<tiny_http::Server>,
     listener: Arc<socket2::Socket>,
     threads: usize,
 }
 
 impl Stopper {
+    /// Stops because something is wrong: serving ends with [`ServeError::Stranded`].
+    pub fn fail(&self) {
+        self.failed.store(true, Ordering::SeqCst);
+        self.stop();
+    }
+
     pub fn stop(&self) {
         if self.stopping.swap(true, Ordering::SeqCst) {
             return;
@@ -151,6 +165,7 @@ impl Listening {
         };
         let stopper = Stopper {
             stopping: Arc::new(AtomicBool::new(false)),
+            failed: Arc::new(AtomicBool::new(false)),
             server: self.server.clone(),
             listener: Arc::new(self.listener),
             threads,
@@ -161,6 +176,8 @@ impl Listening {
             config: self.config,
             stopping: stopper.stopping.clone(),
             busy: AtomicUsize::new(0),
+            guard: guard::Guard::default(),
+            stopper: stopper.clone(),
             json: Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("valid header"),
         });
         let (done_tx, done_rx) = mpsc::channel();
@@ -216,17 +233,22 @@ impl Workers {
                 result = Err(e);
             }
         }
+        if result.is_ok() && self.stopper.failed.load(Ordering::SeqCst) {
+            return Err(ServeError::Stranded);
+        }
         result
     }
 }
 
-struct Shared {
-    rpc: Arc<JsonRpc>,
-    extras: Arc<Extras>,
-    config: HttpConfig,
-    stopping: Arc<AtomicBool>,
-    busy: AtomicUsize,
-    json: Header,
+pub(crate) struct Shared {
+    pub(crate) rpc: Arc<JsonRpc>,
+    pub(crate) extras: Arc<Extras>,
+    pub(crate) config: HttpConfig,
+    pub(crate) stopping: Arc<AtomicBool>,
+    pub(crate) busy: AtomicUsize,
+    pub(crate) guard: guard::Guard,
+    pub(crate) stopper: Stopper,
+    pub(crate) json: Header,
 }
 
 fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError> {
@@ -247,125 +269,7 @@ fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError>
             }
         };
         shared.busy.fetch_add(1, Ordering::SeqCst);
-        handle(request, shared, &mut body, &mut out);
+        route::handle(request, shared, &mut body, &mut out);
         shared.busy.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-const ACCEPTED: &str = "application/json, application/json-rpc or application/jsonrequest";
-
-fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>) {
-    let config = &shared.config;
-    let path = request.url().split('?').next().unwrap_or("/").to_owned();
-    let path = path.as_str();
-    log::debug!("{} {}", request.method(), request.url());
-    if path == config.rpc_path {
-        if *request.method() != Method::Post {
-            let allow = Header::from_bytes(&b"Allow"[..], &b"POST"[..]).expect("valid header");
-            return reply(request, 405, "method not allowed: use POST", Some(allow));
-        }
-        return rpc(request, shared, body, out);
-    }
-    match request.method() {
-        Method::Get | Method::Head if path == "/health" => reply(request, 200, "ok", None),
-        Method::Get | Method::Head if config.static_dir.is_some() => {
-            serve_file(request, config.static_dir.as_deref().expect("checked"), path)
-        }
-        _ => reply(request, 404, "not found", None),
-    }
-}
-
-fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>) {
-    if let Err(message) = check_content_type(&request) {
-        return reply(request, 415, &message, None);
-    }
-    let chunked = request.headers().iter().find(|h| h.field.equiv("Transfer-Encoding")).map(|h| h.value.to_string());
-    if let Some(te) = chunked
-        && !te.eq_ignore_ascii_case("chunked")
-    {
-        return reply(request, 501, &format!("unsupported Transfer-Encoding {te:?}: use chunked"), None);
-    }
-    let max = shared.config.max_body;
-    if let Some(announced) = request.body_length()
-        && announced > max
-    {
-        return too_large(request, announced, max);
-    }
-    body.clear();
-    match request.as_reader().take(max as u64 + 1).read_to_end(body) {
-        Ok(_) if body.len() > max => return too_large(request, body.len(), max),
-        Ok(_) => {}
-        Err(e) => return reply(request, 400, &format!("cannot read the body: {e}"), None),
-    }
-    out.clear();
-    if !shared.rpc.handle_into(body, &shared.extras, out) {
-        let _ = request.respond(Response::empty(204));
-        return;
-    }
-    let mut response = Response::new(StatusCode(200), vec![shared.json.clone()], &out[..], Some(out.len()), None)
-        .with_chunked_threshold(usize::MAX);
-    if shared.stopping.load(Ordering::Relaxed) {
-        response.add_header(Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header"));
-    }
-    let _ = request.respond(response);
-}
-
-/// Answers 413 without reading the body. See SECURITY.md: tiny_http drains an unread body
-/// when the request is dropped, which this must keep bounded.
-fn too_large(request: Request, size: usize, max: usize) {
-    reply(request, 413, &format!("body of {size} bytes is over the limit of {max} bytes"), None)
-}
-
-/// Accepts the JSON types, any case, with parameters; a charset other than UTF-8 is refused.
-fn check_content_type(request: &Request) -> Result<(), String> {
-    let value = request.headers().iter().find(|h| h.field.equiv("Content-Type")).map(|h| h.value.as_str());
-    let Some(value) = value else {
-        return Err(format!("missing Content-Type: use {ACCEPTED}"));
-    };
-    let mut parts = value.split(';');
-    let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    if !matches!(mime.as_str(), "application/json" | "application/json-rpc" | "application/jsonrequest") {
-        return Err(format!("unsupported Content-Type {value:?}: use {ACCEPTED}"));
-    }
-    for param in parts {
-        let (key, val) = param.split_once('=').unwrap_or((param, ""));
-        let val = val.trim().trim_matches('"');
-        if key.trim().eq_ignore_ascii_case("charset") && !val.eq_ignore_ascii_case("utf-8") {
-            return Err(format!("unsupported charset {val:?}: use UTF-8"));
-        }
-    }
-    Ok(())
-}
-
-/// A one-line plain-text answer.
-fn reply(request: Request, status: u16, message: &str, header: Option<Header>) {
-    let mut response = Response::from_string(format!("{message}\n")).with_status_code(status);
-    response.add_header(Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=utf-8"[..]).expect("valid"));
-    if let Some(h) = header {
-        response.add_header(h);
-    }
-    let _ = request.respond(response);
-}
-
-fn serve_file(request: Request, root: &Path, path: &str) {
-    let relative = Path::new(path.trim_start_matches('/'));
-    if relative.components().any(|c| !matches!(c, Component::Normal(_))) || path.contains('\\') {
-        return reply(request, 404, "not found", None);
-    }
-    let mut file = root.join(relative);
-    if file.is_dir() {
-        file.push("index.html");
-    }
-    let Ok(data) = std::fs::read(&file) else { return reply(request, 404, "not found", None) };
-    let kind = match file.extension().and_then(|e| e.to_str()) {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript",
-        Some("css") => "text/css",
-        Some("json") => "application/json",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        _ => "application/octet-stream",
-    };
-    let header = Header::from_bytes(&b"Content-Type"[..], kind.as_bytes()).expect("valid header");
-    let _ = request.respond(Response::from_data(data).with_header(header));
 }

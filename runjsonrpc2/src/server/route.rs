@@ -1,0 +1,126 @@
+//! Answering one HTTP request: the RPC path, health, static files, and every refusal.
+
+use super::Shared;
+use super::guard;
+use std::io::Read;
+use std::path::{Component, Path};
+use std::sync::atomic::Ordering;
+use tiny_http::{Header, Method, Request, Response, StatusCode};
+
+const ACCEPTED: &str = "application/json, application/json-rpc or application/jsonrequest";
+
+pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>) {
+    let config = &shared.config;
+    if let Some(announced) = request.body_length()
+        && announced > config.max_body
+    {
+        // Whatever the route: a body this large is never read, and never drained here.
+        return guard::refuse(request, shared, announced);
+    }
+    let path = request.url().split('?').next().unwrap_or("/").to_owned();
+    let path = path.as_str();
+    log::debug!("{} {}", request.method(), request.url());
+    if path == config.rpc_path {
+        if *request.method() != Method::Post {
+            let allow = Header::from_bytes(&b"Allow"[..], &b"POST"[..]).expect("valid header");
+            return reply(request, 405, "method not allowed: use POST", Some(allow));
+        }
+        return rpc(request, shared, body, out);
+    }
+    match request.method() {
+        Method::Get | Method::Head if path == "/health" => reply(request, 200, "ok", None),
+        Method::Get | Method::Head if config.static_dir.is_some() => {
+            serve_file(request, config.static_dir.as_deref().expect("checked"), path)
+        }
+        _ => reply(request, 404, "not found", None),
+    }
+}
+
+fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>) {
+    if let Err(message) = check_content_type(&request) {
+        return reply(request, 415, &message, None);
+    }
+    let chunked = request.headers().iter().find(|h| h.field.equiv("Transfer-Encoding")).map(|h| h.value.to_string());
+    if let Some(te) = chunked
+        && !te.eq_ignore_ascii_case("chunked")
+    {
+        return reply(request, 501, &format!("unsupported Transfer-Encoding {te:?}: use chunked"), None);
+    }
+    let max = shared.config.max_body;
+    body.clear();
+    match request.as_reader().take(max as u64 + 1).read_to_end(body) {
+        Ok(_) if body.len() > max => return too_large(request, body.len(), max),
+        Ok(_) => {}
+        Err(e) => return reply(request, 400, &format!("cannot read the body: {e}"), None),
+    }
+    out.clear();
+    if !shared.rpc.handle_into(body, &shared.extras, out) {
+        let _ = request.respond(Response::empty(204));
+        return;
+    }
+    let mut response = Response::new(StatusCode(200), vec![shared.json.clone()], &out[..], Some(out.len()), None)
+        .with_chunked_threshold(usize::MAX);
+    if shared.stopping.load(Ordering::Relaxed) {
+        response.add_header(Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header"));
+    }
+    let _ = request.respond(response);
+}
+
+/// Answers 413 after reading past the limit (a chunked body, or one longer than announced).
+fn too_large(request: Request, size: usize, max: usize) {
+    reply(request, 413, &format!("body of {size} bytes is over the limit of {max} bytes"), None)
+}
+
+/// Accepts the JSON types, any case, with parameters; a charset other than UTF-8 is refused.
+fn check_content_type(request: &Request) -> Result<(), String> {
+    let value = request.headers().iter().find(|h| h.field.equiv("Content-Type")).map(|h| h.value.as_str());
+    let Some(value) = value else {
+        return Err(format!("missing Content-Type: use {ACCEPTED}"));
+    };
+    let mut parts = value.split(';');
+    let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+    if !matches!(mime.as_str(), "application/json" | "application/json-rpc" | "application/jsonrequest") {
+        return Err(format!("unsupported Content-Type {value:?}: use {ACCEPTED}"));
+    }
+    for param in parts {
+        let (key, val) = param.split_once('=').unwrap_or((param, ""));
+        let val = val.trim().trim_matches('"');
+        if key.trim().eq_ignore_ascii_case("charset") && !val.eq_ignore_ascii_case("utf-8") {
+            return Err(format!("unsupported charset {val:?}: use UTF-8"));
+        }
+    }
+    Ok(())
+}
+
+/// A one-line plain-text answer.
+pub(crate) fn reply(request: Request, status: u16, message: &str, header: Option<Header>) {
+    let mut response = Response::from_string(format!("{message}\n")).with_status_code(status);
+    response.add_header(Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=utf-8"[..]).expect("valid"));
+    if let Some(h) = header {
+        response.add_header(h);
+    }
+    let _ = request.respond(response);
+}
+
+fn serve_file(request: Request, root: &Path, path: &str) {
+    let relative = Path::new(path.trim_start_matches('/'));
+    if relative.components().any(|c| !matches!(c, Component::Normal(_))) || path.contains('\\') {
+        return reply(request, 404, "not found", None);
+    }
+    let mut file = root.join(relative);
+    if file.is_dir() {
+        file.push("index.html");
+    }
+    let Ok(data) = std::fs::read(&file) else { return reply(request, 404, "not found", None) };
+    let kind = match file.extension().and_then(|e| e.to_str()) {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript",
+        Some("css") => "text/css",
+        Some("json") => "application/json",
+        Some("svg") => "image/svg+xml",
+        Some("png") => "image/png",
+        _ => "application/octet-stream",
+    };
+    let header = Header::from_bytes(&b"Content-Type"[..], kind.as_bytes()).expect("valid header");
+    let _ = request.respond(Response::from_data(data).with_header(header));
+}
