@@ -28,6 +28,8 @@ pub struct HttpConfig {
     pub static_dir: Option<PathBuf>,
     /// How long in-flight calls may run after SIGINT or SIGTERM.
     pub grace: Duration,
+    /// How long a write to a client may block (a client that does not read its answer).
+    pub write_timeout: Duration,
 }
 
 impl Default for HttpConfig {
@@ -40,6 +42,7 @@ impl Default for HttpConfig {
             max_body: 1024 * 1024,
             static_dir: None,
             grace: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -94,7 +97,13 @@ pub fn bind(config: &HttpConfig) -> Result<Listening, ServeError> {
     let socket =
         socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::STREAM, None).map_err(bind_err)?;
     socket.set_reuse_address(true).map_err(bind_err)?;
+    // Accepted sockets inherit these on Linux: tiny_http offers no per-connection options.
+    // (A read timeout cannot be set this way: accept() would time out and end tiny_http's
+    // accept loop. See SECURITY.md.)
     socket.set_tcp_nodelay(true).map_err(bind_err)?;
+    socket.set_write_timeout(Some(config.write_timeout)).map_err(bind_err)?;
+    let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)).with_interval(Duration::from_secs(10));
+    socket.set_tcp_keepalive(&keepalive).map_err(bind_err)?;
     socket.bind(&addr.into()).map_err(bind_err)?;
     socket.listen(1024).map_err(bind_err)?;
     let listener: TcpListener = socket.try_clone().map_err(bind_err)?.into();
