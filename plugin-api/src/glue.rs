@@ -3,6 +3,7 @@
 use crate::abi::{self, Method, Param, Plugin, Str, Writer};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -96,9 +97,11 @@ fn invalid(message: String) -> Fail {
 }
 
 /// Decodes one value; `what` names it in the error, e.g. `parameter "x"`.
-fn decode<T: DeserializeOwned>(value: Value, what: impl Fn() -> String) -> Result<T, Fail> {
-    serde_json::from_value(value).map_err(|e| {
+fn decode<T: DeserializeOwned>(value: &str, what: impl Fn() -> String) -> Result<T, Fail> {
+    serde_json::from_str(value).map_err(|e| {
         let text = e.to_string();
+        // serde_json adds a position, which means nothing for a value cut out of params.
+        let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t);
         let reworded = ["type", "value"].iter().find_map(|problem| {
             let rest = text.strip_prefix(&format!("invalid {problem}: "))?;
             let (found, expected) = rest.rsplit_once(", expected ")?;
@@ -108,33 +111,34 @@ fn decode<T: DeserializeOwned>(value: Value, what: impl Fn() -> String) -> Resul
     })
 }
 
-/// The positional values of a bound call, taken in declaration order.
-pub struct Args(std::vec::IntoIter<Value>);
+/// The positional values of a bound call, borrowed from the params text, in declaration order.
+pub struct Args<'a>(std::vec::IntoIter<&'a RawValue>);
 
-impl Args {
-    pub fn parse(params: &str) -> Result<Args, Fail> {
-        match serde_json::from_str(params) {
-            Ok(Value::Array(values)) => Ok(Args(values.into_iter())),
-            _ => Err(invalid("params must be a JSON array".into())),
+impl<'a> Args<'a> {
+    pub fn parse(params: &'a str) -> Result<Args<'a>, Fail> {
+        match serde_json::from_str::<Vec<&'a RawValue>>(params) {
+            Ok(values) => Ok(Args(values.into_iter())),
+            Err(_) => Err(invalid("params must be a JSON array".into())),
         }
     }
 
     pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, Fail> {
         let value = self.0.next().ok_or_else(|| invalid(format!("missing parameter \"{name}\"")))?;
-        decode(value, || format!("parameter \"{name}\""))
+        decode(value.get(), || format!("parameter \"{name}\""))
     }
 
     /// Absent and `null` both mean "use the default".
     pub fn optional<T: DeserializeOwned>(&mut self, name: &str, default: impl FnOnce() -> T) -> Result<T, Fail> {
         match self.0.next() {
-            None | Some(Value::Null) => Ok(default()),
-            Some(value) => decode(value, || format!("parameter \"{name}\"")),
+            None => Ok(default()),
+            Some(value) if value.get() == "null" => Ok(default()),
+            Some(value) => decode(value.get(), || format!("parameter \"{name}\"")),
         }
     }
 
     pub fn variadic<T: DeserializeOwned>(&mut self, name: &str) -> Result<Vec<T>, Fail> {
         let items = self.0.by_ref().enumerate();
-        items.map(|(i, v)| decode(v, || format!("parameter \"{name}\" (item {i})"))).collect()
+        items.map(|(i, v)| decode(v.get(), || format!("parameter \"{name}\" (item {i})"))).collect()
     }
 
     pub fn finish(self) -> Result<(), Fail> {
@@ -148,8 +152,7 @@ impl Args {
 /// Decodes one argument of a raw procedure; `absent` stands in for empty text.
 pub fn raw_arg<T: DeserializeOwned>(text: &str, absent: &str, name: &str) -> Result<T, Fail> {
     let text = if text.is_empty() { absent } else { text };
-    let value = serde_json::from_str(text).map_err(|e| invalid(format!("\"{name}\" is not valid JSON: {e}")))?;
-    decode(value, || format!("parameter \"{name}\""))
+    decode(text, || format!("parameter \"{name}\""))
 }
 
 /// Encodes a result.

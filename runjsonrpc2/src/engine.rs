@@ -198,9 +198,16 @@ impl JsonRpc {
             Some(v) if v.get().contains('\\') && serde_json::from_str::<String>(v.get()).is_ok_and(|s| s == "2.0") => {}
             _ => return Err("jsonrpc must be exactly \"2.0\"".into()),
         }
-        let method = match env.method.map(|m| serde_json::from_str::<crate::signature::Key>(m.get())) {
-            Some(Ok(k)) => k.0,
-            _ => return Err("method must be a string".into()),
+        let method = match env.method.map(RawValue::get) {
+            // Most names have no escapes: borrow them between the quotes.
+            Some(m) if m.len() >= 2 && m.starts_with('"') && !m.contains('\\') => {
+                std::borrow::Cow::Borrowed(&m[1..m.len() - 1])
+            }
+            Some(m) => match serde_json::from_str::<crate::signature::Key>(m) {
+                Ok(k) => k.0,
+                Err(_) => return Err("method must be a string".into()),
+            },
+            None => return Err("method must be a string".into()),
         };
         if let Some(p) = env.params {
             if !matches!(p.get().as_bytes()[0], b'[' | b'{') {

@@ -165,7 +165,7 @@ impl Extras {
 /// The arguments of one call, bound to a procedure's parameters.
 pub struct Args<'a> {
     /// One slot per declared non-variadic parameter; `None` for an absent optional one.
-    pub fixed: Vec<Option<&'a RawValue>>,
+    pub fixed: Slots<'a>,
     /// The values taken by the variadic parameter.
     pub rest: Vec<&'a RawValue>,
     /// `params` exactly as the request sent it.
@@ -179,25 +179,24 @@ impl<'a> Args<'a> {
     /// Binds `params` to `sig`. Extra variables fill the parameters of the same name and win
     /// over client values; positional values fill the remaining parameters in order.
     pub fn bind(sig: &'a Signature, raw: Option<&'a RawValue>, extras: &'a Extras) -> Result<Args<'a>, Failure> {
-        let mut args = Args { fixed: Vec::new(), rest: Vec::new(), raw, extras };
+        let mut args = Args { fixed: Slots::default(), rest: Vec::new(), raw, extras };
         let Signature::Params(params) = sig else { return Ok(args) };
         let (fixed, variadic) = match params.last() {
             Some(p) if matches!(p.kind, ParamKind::Variadic) => (&params[..params.len() - 1], true),
             _ => (&params[..], false),
         };
-        args.fixed = fixed.iter().map(|p| extras.get(&p.name)).collect();
+        args.fixed = Slots::new(fixed.len());
+        if !extras.is_empty() {
+            for (slot, p) in args.fixed.iter_mut().zip(fixed) {
+                *slot = extras.get(&p.name);
+            }
+        }
         match raw.map(|r| (r.get().as_bytes()[0], r)) {
             None => {}
             Some((b'[', r)) => {
-                let values: Vec<&'a RawValue> = serde_json::from_str(r.get()).map_err(internal)?;
-                let mut values = values.into_iter();
-                for (slot, _) in args.fixed.iter_mut().zip(fixed).filter(|(s, _)| s.is_none()) {
-                    match values.next() {
-                        Some(v) => *slot = Some(v),
-                        None => break,
-                    }
-                }
-                args.rest.extend(values);
+                let mut de = serde_json::Deserializer::from_str(r.get());
+                let seed = Positional { fixed: &mut args.fixed, rest: &mut args.rest };
+                de::DeserializeSeed::deserialize(seed, &mut de).map_err(internal)?;
                 if !variadic && !args.rest.is_empty() {
                     let takes = args.fixed.len() - fixed.iter().filter(|p| extras.get(&p.name).is_some()).count();
                     let got = takes + args.rest.len();
@@ -256,6 +255,65 @@ impl<'a> Args<'a> {
             out.extend_from_slice(v.as_bytes());
         }
         out.push(b']');
+    }
+}
+
+/// Slots for the fixed parameters, inline for up to eight (no allocation for most calls).
+#[derive(Default)]
+pub struct Slots<'a> {
+    inline: [Option<&'a RawValue>; 8],
+    heap: Vec<Option<&'a RawValue>>,
+    len: usize,
+}
+
+impl Slots<'_> {
+    fn new(len: usize) -> Self {
+        let heap = if len > 8 { vec![None; len] } else { Vec::new() };
+        Slots { inline: [None; 8], heap, len }
+    }
+}
+
+impl<'a> std::ops::Deref for Slots<'a> {
+    type Target = [Option<&'a RawValue>];
+    fn deref(&self) -> &Self::Target {
+        if self.len > 8 { &self.heap } else { &self.inline[..self.len] }
+    }
+}
+
+impl std::ops::DerefMut for Slots<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        if self.len > 8 { &mut self.heap } else { &mut self.inline[..self.len] }
+    }
+}
+
+/// Reads a positional `params` array straight into the empty slots, in order, and the
+/// values past them into `rest`.
+struct Positional<'s, 'a> {
+    fixed: &'s mut [Option<&'a RawValue>],
+    rest: &'s mut Vec<&'a RawValue>,
+}
+
+impl<'de> de::DeserializeSeed<'de> for Positional<'_, 'de> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Positional<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut empty = self.fixed.iter_mut().filter(|s| s.is_none());
+        while let Some(value) = seq.next_element::<&'de RawValue>()? {
+            match empty.next() {
+                Some(slot) => *slot = Some(value),
+                None => self.rest.push(value),
+            }
+        }
+        Ok(())
     }
 }
 

@@ -64,11 +64,31 @@ impl Entry {
     }
 }
 
+/// FNV-1a: method names are short, and the table's keys are set by the operator, never by
+/// clients, so a keyed hash buys nothing here.
+#[derive(Default, Clone, Copy)]
+pub struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 { 0xcbf2_9ce4_8422_2325 } else { self.0 };
+        for b in bytes {
+            h = (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type Map = HashMap<Box<str>, Arc<Entry>, std::hash::BuildHasherDefault<Fnv>>;
+
 /// Method name to entry, shared by every serving thread. Changes take effect for the
 /// next call; calls already under way keep the entry they looked up.
 #[derive(Default)]
 pub struct Methods {
-    map: RwLock<HashMap<Box<str>, Arc<Entry>>>,
+    map: RwLock<Map>,
 }
 
 impl Methods {
@@ -76,11 +96,11 @@ impl Methods {
         Methods::default()
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Arc<Entry>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Map> {
         self.map.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<Box<str>, Arc<Entry>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Map> {
         self.map.write().unwrap_or_else(|e| e.into_inner())
     }
 

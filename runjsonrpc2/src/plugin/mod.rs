@@ -12,6 +12,7 @@ use crate::procedure::Procedure;
 use crate::signature::{Args, Signature};
 use crate::table::{Resolver, Target};
 use runjsonrpc2_plugin::abi;
+use serde::de::IgnoredAny;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::fmt;
@@ -203,6 +204,10 @@ pub struct PluginProcedure {
     label: String,
 }
 
+thread_local! {
+    static BOUND: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// What the writer callback appends to.
 struct Sink<'a> {
     out: &'a mut Vec<u8>,
@@ -233,7 +238,9 @@ impl Procedure for PluginProcedure {
     }
 
     fn call(&self, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
-        let mut bound = Vec::new();
+        // The bound params are written to a per-thread buffer, reused from call to call.
+        let mut bound = BOUND.take();
+        bound.clear();
         let params: &[u8] = match self.signature {
             Signature::Raw => args.raw.map_or(&[], |r| r.get().as_bytes()),
             Signature::Params(_) => {
@@ -248,9 +255,14 @@ impl Procedure for PluginProcedure {
         // SAFETY: `func` has the ABI's procedure type (see `Loader::procedure`); the params and
         // extras slices and the writer outlive the call, and the plugin must not keep them.
         let status = unsafe { (self.func)(abi::Str::from_bytes(params), abi::Str::from_bytes(extras), &writer) };
+        BOUND.set(bound);
         let overflow = sink.overflow;
-        let written = out.split_off(mark);
-        let text = std::str::from_utf8(&written);
+        let valid_json = |b: &[u8]| std::str::from_utf8(b).is_ok_and(|t| serde_json::from_str::<IgnoredAny>(t).is_ok());
+        if status == abi::OK && !overflow && valid_json(&out[mark..]) {
+            // The result stays where the plugin wrote it, spliced into the answer as is.
+            return Ok(());
+        }
+        let written: Vec<u8> = out.drain(mark..).collect();
         let fail = |what: &str| {
             log::warn!("procedure {} {what}", self.label);
             Err(Failure::Internal(format!("procedure {} {what}", self.label)))
@@ -258,20 +270,15 @@ impl Procedure for PluginProcedure {
         if overflow {
             return fail("wrote more than the output limit");
         }
-        match (status, text) {
-            (abi::OK, Ok(t)) if serde_json::from_str::<serde::de::IgnoredAny>(t).is_ok() => {
-                out.extend_from_slice(&written);
-                Ok(())
-            }
-            (abi::OK, _) => fail("returned invalid JSON"),
-            (abi::ERROR, Ok(t)) => match serde_json::from_str::<ErrorText>(t) {
+        match status {
+            abi::OK => fail("returned invalid JSON"),
+            abi::ERROR => match serde_json::from_slice::<ErrorText>(&written) {
                 Ok(e) => Err(Failure::App(AppError { kind: e.kind, message: e.message, data: e.data })),
                 Err(_) => fail("returned a malformed error object"),
             },
-            (abi::ERROR, Err(_)) => fail("returned a malformed error object"),
-            (abi::INVALID_PARAMS, _) => Err(Failure::InvalidParams(String::from_utf8_lossy(&written).into_owned())),
-            (abi::INTERNAL, _) => fail(&format!("failed: {}", String::from_utf8_lossy(&written))),
-            (status, _) => fail(&format!("returned unknown status {status}")),
+            abi::INVALID_PARAMS => Err(Failure::InvalidParams(String::from_utf8_lossy(&written).into_owned())),
+            abi::INTERNAL => fail(&format!("failed: {}", String::from_utf8_lossy(&written))),
+            status => fail(&format!("returned unknown status {status}")),
         }
     }
 }

@@ -102,7 +102,8 @@ pub fn bind(config: &HttpConfig) -> Result<Listening, ServeError> {
     // accept loop. See SECURITY.md.)
     socket.set_tcp_nodelay(true).map_err(bind_err)?;
     socket.set_write_timeout(Some(config.write_timeout)).map_err(bind_err)?;
-    let keepalive = socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)).with_interval(Duration::from_secs(10));
+    let keepalive =
+        socket2::TcpKeepalive::new().with_time(Duration::from_secs(60)).with_interval(Duration::from_secs(10));
     socket.set_tcp_keepalive(&keepalive).map_err(bind_err)?;
     socket.bind(&addr.into()).map_err(bind_err)?;
     socket.listen(1024).map_err(bind_err)?;
