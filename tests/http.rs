@@ -190,8 +190,12 @@ fn grace_period_cuts_off_long_calls_and_says_so() {
     let mut reader = BufReader::new(conn.try_clone().unwrap());
     conn.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
     assert_eq!(read_response(&mut reader).unwrap().body_text(), ANSWER);
-    conn.write_all(&post_request("/", "application/json", br#"{"jsonrpc":"2.0","method":"sleep","params":[30000],"id":1}"#))
-        .unwrap();
+    conn.write_all(&post_request(
+        "/",
+        "application/json",
+        br#"{"jsonrpc":"2.0","method":"sleep","params":[30000],"id":1}"#,
+    ))
+    .unwrap();
     // Wait until the long call is surely running: another call on a second connection is
     // answered only after the first was taken from the queue (the queue is first in, first out).
     assert_eq!(server.post(ADD).1, ANSWER);
