@@ -2,7 +2,7 @@
 
 use crate::support::{Server, bin, plugin_dir, read_response, root, run};
 use std::io::{BufReader, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 
 #[test]
 fn list_shows_methods_params_and_docs() {
@@ -125,15 +125,7 @@ fn serve_config_with_static_page_and_maps() {
         plugin_dir().display().to_string()
     );
     std::fs::write(dir.join("run.toml"), config).unwrap();
-    let mut child = Command::new(bin())
-        .current_dir(&dir)
-        .args(["serve", "run.toml", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let server = Server::wait_listening(child, stdout);
+    let server = Server::serve_config(&dir);
     let page = server.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert_eq!((page.status, page.body_text().as_str()), (200, "<p>hi</p>"));
     assert_eq!(server.request(b"GET /../run.toml HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
@@ -168,15 +160,7 @@ fn new_project_builds_offline_and_serves() {
         .status()
         .unwrap();
     assert!(built.success(), "the new project builds offline");
-    let mut child = Command::new(bin())
-        .current_dir(&project)
-        .args(["serve", "run.toml", "--port", "0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let server = Server::wait_listening(child, stdout);
+    let server = Server::serve_config(&project);
     let page = server.request(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     assert!(page.body_text().contains("myrpc.greeting"));
     let body = r#"{"jsonrpc":"2.0","method":"myrpc.greeting","params":{"name":"browser"},"id":1}"#;

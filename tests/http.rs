@@ -123,17 +123,8 @@ fn slow_procedure_does_not_hold_up_others() {
 #[test]
 fn sigterm_lets_the_call_in_flight_finish() {
     let server = Server::start(&["--no-prefix", "--threads", "2", "sample"]);
-    let mut conn = server.connect();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
     // The connection is accepted (it has been answered once) before the slow call goes out.
-    conn.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
-    assert_eq!(read_response(&mut reader).unwrap().body_text(), ANSWER);
-    conn.write_all(&post_request(
-        "/",
-        "application/json",
-        br#"{"jsonrpc":"2.0","method":"sleep","params":[1500],"id":7}"#,
-    ))
-    .unwrap();
+    let mut reader = server.accepted_call(r#"{"jsonrpc":"2.0","method":"sleep","params":[1500],"id":7}"#);
     let addr = server.addr;
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -149,13 +140,8 @@ fn sigterm_under_load_answers_every_accepted_call() {
     let server = Server::start(&["--no-prefix", "--threads", "4", "sample"]);
     let mut clients = Vec::new();
     for i in 0..32 {
-        let mut conn = server.connect();
-        let mut reader = BufReader::new(conn.try_clone().unwrap());
-        conn.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
-        assert_eq!(read_response(&mut reader).unwrap().body_text(), ANSWER);
         let call = format!(r#"{{"jsonrpc":"2.0","method":"sleep","params":[200],"id":{i}}}"#);
-        conn.write_all(&post_request("/", "application/json", call.as_bytes())).unwrap();
-        clients.push((i, reader));
+        clients.push((i, server.accepted_call(&call)));
     }
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -177,31 +163,16 @@ fn sigterm_under_load_answers_every_accepted_call() {
 fn grace_period_cuts_off_long_calls_and_says_so() {
     use crate::support::{bin, plugin_dir};
     use std::io::Read;
-    let mut child = Command::new(bin())
-        .args(["--plugin-path", plugin_dir().to_str().unwrap(), "--port", "0", "--grace", "1", "--no-prefix", "sample"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = child.stderr.take().unwrap();
-    let stdout = BufReader::new(child.stdout.take().unwrap());
-    let server = Server::wait_listening(child, stdout);
-    let mut conn = server.connect();
-    let mut reader = BufReader::new(conn.try_clone().unwrap());
-    conn.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
-    assert_eq!(read_response(&mut reader).unwrap().body_text(), ANSWER);
-    conn.write_all(&post_request(
-        "/",
-        "application/json",
-        br#"{"jsonrpc":"2.0","method":"sleep","params":[30000],"id":1}"#,
-    ))
-    .unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args(["--plugin-path", plugin_dir().to_str().unwrap(), "--port", "0", "--grace", "1", "--no-prefix", "sample"]);
+    let mut server = Server::spawn(&mut cmd, std::process::Stdio::piped());
+    let mut stderr = server.child.stderr.take().unwrap();
+    let mut reader = server.accepted_call(r#"{"jsonrpc":"2.0","method":"sleep","params":[30000],"id":1}"#);
     // Wait until the long call is surely running: another call on a second connection is
     // answered only after the first was taken from the queue (the queue is first in, first out).
     assert_eq!(server.post(ADD).1, ANSWER);
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
-    let mut server = server;
     assert_eq!(server.child.wait().unwrap().code(), Some(0));
     let mut log = String::new();
     stderr.read_to_string(&mut log).unwrap();

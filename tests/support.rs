@@ -77,20 +77,19 @@ impl Server {
     /// Starts `runjsonrpc2 --port 0 ARGS...` with the plugin directory on the search path
     /// and waits for its `listening on` line.
     pub fn start(args: &[&str]) -> Server {
-        Server::start_in(&root(), args)
+        let mut cmd = Command::new(bin());
+        cmd.current_dir(root()).arg("--plugin-path").arg(plugin_dir()).args(["--port", "0", "-q"]).args(args);
+        Server::spawn(&mut cmd, Stdio::piped())
     }
 
-    pub fn start_in(dir: &Path, args: &[&str]) -> Server {
-        let mut child = Command::new(bin())
-            .current_dir(dir)
-            .arg("--plugin-path")
-            .arg(plugin_dir())
-            .args(["--port", "0", "-q"])
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("runjsonrpc2 starts");
+    /// Starts `runjsonrpc2 serve run.toml --port 0` in `dir`.
+    pub fn serve_config(dir: &Path) -> Server {
+        Server::spawn(Command::new(bin()).current_dir(dir).args(["serve", "run.toml", "--port", "0"]), Stdio::null())
+    }
+
+    /// Starts `cmd` with stdout piped and waits for its `listening on` line.
+    pub fn spawn(cmd: &mut Command, stderr: Stdio) -> Server {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(stderr).spawn().expect("runjsonrpc2 starts");
         let stdout = BufReader::new(child.stdout.take().unwrap());
         Server::wait_listening(child, stdout)
     }
@@ -101,7 +100,9 @@ impl Server {
         stdout.read_line(&mut line).unwrap();
         let Some(addr) = line.strip_prefix("listening on http://").and_then(|l| l.trim_end().strip_suffix('/')) else {
             let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = stderr.read_to_string(&mut err);
+            }
             let _ = child.kill();
             panic!("no listening line: {line:?}, stderr: {err}");
         };
@@ -123,6 +124,18 @@ impl Server {
         let mut conn = self.connect();
         conn.write_all(raw).unwrap();
         read_response(&mut BufReader::new(conn)).expect("a response")
+    }
+
+    /// A connection the server has surely accepted (it answered one call on it), on which
+    /// `body` is then sent; returns the reader for the answer.
+    pub fn accepted_call(&self, body: &str) -> BufReader<TcpStream> {
+        let mut conn = self.connect();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let add = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
+        conn.write_all(&post_request("/", "application/json", add.as_bytes())).unwrap();
+        assert_eq!(read_response(&mut reader).unwrap().body_text(), r#"{"jsonrpc":"2.0","result":3,"id":1}"#);
+        conn.write_all(&post_request("/", "application/json", body.as_bytes())).unwrap();
+        reader
     }
 
     pub fn connect(&self) -> TcpStream {

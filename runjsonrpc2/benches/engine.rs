@@ -8,7 +8,6 @@
 
 use runjsonrpc2::plugin::{Loader, SearchPath};
 use runjsonrpc2::{AppError, Extras, JsonRpc, procedure};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::hint::black_box;
 use std::path::PathBuf;
@@ -18,22 +17,10 @@ use std::time::{Duration, Instant};
 /// Calls per batch body.
 const BATCH: usize = 100;
 
-/// A request as the floor reads it: borrowed strings, exactly two integer params, a numeric id.
-#[derive(Deserialize)]
-struct Request<'a> {
-    jsonrpc: &'a str,
-    method: &'a str,
-    params: (i64, i64),
-    id: u64,
-}
+#[path = "../examples/baseline/typed.rs"]
+mod typed;
 
-/// The floor's answer.
-#[derive(Serialize)]
-struct Response<'a> {
-    jsonrpc: &'a str,
-    result: i64,
-    id: u64,
-}
+use typed::{Request, Response};
 
 /// The least a server must do: typed parse, check, add, typed serialize.
 fn floor_one(req: &Request<'_>, out: &mut Vec<u8>) {

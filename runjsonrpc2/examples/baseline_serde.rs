@@ -5,23 +5,10 @@
 
 mod baseline;
 
-use serde::{Deserialize, Serialize};
+#[path = "baseline/typed.rs"]
+mod typed;
 
-/// A request as this baseline knows it: only `add` with two integers and a numeric id.
-#[derive(Deserialize)]
-struct Request<'a> {
-    jsonrpc: &'a str,
-    method: &'a str,
-    params: (i64, i64),
-    id: u64,
-}
-
-#[derive(Serialize)]
-struct Response<'a> {
-    jsonrpc: &'a str,
-    result: i64,
-    id: u64,
-}
+use typed::{Request, Response};
 
 /// What anything this baseline cannot read gets.
 const PARSE_ERROR: &[u8] = br#"{"jsonrpc":"2.0","error":{"code":-32700,"message":"Parse error"},"id":null}"#;
