@@ -100,23 +100,18 @@ fn chunked_bodies_and_keep_alive() {
 
 #[test]
 fn slow_procedure_does_not_hold_up_others() {
-    let server = Server::start(&["--no-prefix", "--threads", "4", "sample"]);
-    let mut slow = server.connect();
-    slow.write_all(&post_request(
-        "/",
-        "application/json",
-        br#"{"jsonrpc":"2.0","method":"sleep","params":[3000],"id":"slow"}"#,
-    ))
-    .unwrap();
+    let server = Server::start(&["--no-prefix", "--threads", "2", "sample"]);
+    let slow = server.accepted_call(r#"{"jsonrpc":"2.0","method":"sleep","params":[3000],"id":"slow"}"#);
     // Another client is answered while the slow call still runs.
     let (status, body) = server.post(ADD);
     assert_eq!((status, body.as_str()), (200, ANSWER));
-    slow.set_nonblocking(true).unwrap();
+    slow.get_ref().set_nonblocking(true).unwrap();
     let mut probe = [0u8; 1];
-    let pending = matches!(slow.peek(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
-    assert!(pending, "the slow call answered before the fast one");
-    slow.set_nonblocking(false).unwrap();
-    let r = read_response(&mut BufReader::new(slow)).unwrap();
+    let pending = matches!(slow.get_ref().peek(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    assert!(pending && slow.buffer().is_empty(), "the slow call answered before the fast one");
+    slow.get_ref().set_nonblocking(false).unwrap();
+    let mut slow = slow;
+    let r = read_response(&mut slow).unwrap();
     assert_eq!(r.body_text(), r#"{"jsonrpc":"2.0","result":3000,"id":"slow"}"#);
 }
 
@@ -125,6 +120,8 @@ fn sigterm_lets_the_call_in_flight_finish() {
     let server = Server::start(&["--no-prefix", "--threads", "2", "sample"]);
     // The connection is accepted (it has been answered once) before the slow call goes out.
     let mut reader = server.accepted_call(r#"{"jsonrpc":"2.0","method":"sleep","params":[1500],"id":7}"#);
+    // The call is running once a call on another connection is answered (first in, first out).
+    assert_eq!(server.post(ADD).1, ANSWER);
     let addr = server.addr;
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
@@ -162,19 +159,24 @@ fn sigterm_under_load_answers_every_accepted_call() {
 #[test]
 fn grace_period_cuts_off_long_calls_and_says_so() {
     use crate::support::{bin, plugin_dir};
-    use std::io::Read;
+    use std::io::{BufRead, Read};
     let mut cmd = Command::new(bin());
-    cmd.args(["--plugin-path", plugin_dir().to_str().unwrap(), "--port", "0", "--grace", "1", "--no-prefix", "sample"]);
+    // One worker: the grace period must run from the signal, not from a worker's end.
+    let dir = plugin_dir().to_str().unwrap();
+    cmd.args(["--plugin-path", dir, "--port", "0", "--grace", "1", "--threads", "1", "-v", "--no-prefix", "sample"]);
     let mut server = Server::spawn(&mut cmd, std::process::Stdio::piped());
-    let mut stderr = server.child.stderr.take().unwrap();
+    let mut stderr = BufReader::new(server.child.stderr.take().unwrap());
     let mut reader = server.accepted_call(r#"{"jsonrpc":"2.0","method":"sleep","params":[30000],"id":1}"#);
-    // Wait until the long call is surely running: another call on a second connection is
-    // answered only after the first was taken from the queue (the queue is first in, first out).
-    assert_eq!(server.post(ADD).1, ANSWER);
+    // The worker logs each request as it takes it (-v): the second `POST /` is the long call.
+    let mut log = String::new();
+    while log.matches("POST /").count() < 2 {
+        assert!(stderr.read_line(&mut log).unwrap() > 0, "{log}");
+    }
+    let started = std::time::Instant::now();
     let pid = server.child.id().to_string();
     assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
     assert_eq!(server.child.wait().unwrap().code(), Some(0));
-    let mut log = String::new();
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the 30 s call was cut off");
     stderr.read_to_string(&mut log).unwrap();
     assert!(log.contains("grace period over: cutting off 1 call(s) still running"), "{log}");
     assert!(read_response(&mut reader).is_none(), "the cut-off call gets no answer");

@@ -20,10 +20,11 @@ use super::route::reply;
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tiny_http::{Header, Request, Response};
+use tiny_http::{Request, Response};
 
-/// The largest announced body that is drained rather than stranded (1 GiB: mappable anywhere).
-pub const DRAIN_LIMIT: usize = 1 << 30;
+/// The largest announced body that is drained rather than stranded: 64 MiB, which even a
+/// small machine with strict overcommit maps 64 times over (the drainers' most).
+pub const DRAIN_LIMIT: usize = 64 << 20;
 /// The most drainer threads at once.
 pub const MAX_DRAINERS: usize = 64;
 /// The most stranded connections before the server stops.
@@ -43,11 +44,10 @@ pub fn refuse(request: Request, shared: &Shared, announced: usize) {
     if announced <= DRAIN_LIMIT {
         if guard.drainers.fetch_add(1, Ordering::SeqCst) < MAX_DRAINERS {
             let drainers = guard.drainers.clone();
-            let close = Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header");
             // `reply` drops the request after answering, which drains what the client still
             // sends; that ends when the client sends the rest or hangs up.
             let spawned = std::thread::Builder::new().name("rpc-drain".into()).spawn(move || {
-                reply(request, 413, &message, Some(close));
+                reply(request, 413, &message, None);
                 drainers.fetch_sub(1, Ordering::SeqCst);
             });
             if let Err(e) = spawned {

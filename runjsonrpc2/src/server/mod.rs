@@ -122,6 +122,15 @@ pub struct Stopper {
     server: Arc<tiny_http::Server>,
     listener: Arc<socket2::Socket>,
     threads: usize,
+    events: mpsc::Sender<Event>,
+}
+
+/// What [`Workers::wait`] hears about.
+enum Event {
+    /// A stop began: the grace period starts now.
+    Stopping,
+    /// A worker ended.
+    Done(Result<(), ServeError>),
 }
 
 impl Stopper {
@@ -140,6 +149,11 @@ impl Stopper {
         for _ in 0..self.threads {
             self.server.unblock();
         }
+        let _ = self.events.send(Event::Stopping);
+    }
+
+    fn stopping(&self) -> bool {
+        self.stopping.load(Ordering::SeqCst)
     }
 }
 
@@ -173,77 +187,79 @@ impl Listening {
             0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
             n => n,
         };
+        let (events, events_rx) = mpsc::channel();
         let stopper = Stopper {
             stopping: Arc::new(AtomicBool::new(false)),
             failed: Arc::new(AtomicBool::new(false)),
             server: self.server.clone(),
             listener: Arc::new(self.listener),
             threads,
+            events: events.clone(),
         };
         let shared = Arc::new(Shared {
             rpc,
             extras,
             config: self.config,
-            stopping: stopper.stopping.clone(),
             busy: AtomicUsize::new(0),
             guard: guard::Guard::default(),
             stopper: stopper.clone(),
             json: Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("valid header"),
         });
-        let (done_tx, done_rx) = mpsc::channel();
         for i in 0..threads {
-            let (server, shared, done) = (self.server.clone(), shared.clone(), done_tx.clone());
+            let (server, shared, done) = (self.server.clone(), shared.clone(), events.clone());
             let spawned = std::thread::Builder::new().name(format!("rpc-worker-{i}")).spawn(move || {
                 let result = worker(&server, &shared);
-                let _ = done.send(result);
+                let _ = done.send(Event::Done(result));
             });
             if let Err(e) = spawned {
-                let _ = done_tx.send(Err(ServeError::Accept(e)));
+                let _ = events.send(Event::Done(Err(ServeError::Accept(e))));
             }
         }
-        let workers = Workers { done: done_rx, threads, shared, stopper: stopper.clone() };
+        let workers = Workers { events: events_rx, threads, shared };
         (stopper, workers)
     }
 }
 
 /// The running workers.
 pub struct Workers {
-    done: mpsc::Receiver<Result<(), ServeError>>,
+    events: mpsc::Receiver<Event>,
     threads: usize,
     shared: Arc<Shared>,
-    stopper: Stopper,
 }
 
 impl Workers {
     /// Waits until every worker has stopped (after [`Stopper::stop`]), or the grace period
-    /// after the stop has passed; calls still running then are cut off, and logged.
+    /// counted from the stop has passed; calls still running then are cut off, and logged.
     pub fn wait(self) -> Result<(), ServeError> {
+        let stopper = &self.shared.stopper;
         let mut result = Ok(());
         let mut left = self.threads;
+        let mut deadline: Option<std::time::Instant> = None;
         while left > 0 {
-            let next = if self.shared.stopping.load(Ordering::SeqCst) {
-                match self.done.recv_timeout(self.shared.config.grace) {
-                    Ok(r) => r,
-                    Err(_) => {
-                        let busy = self.shared.busy.load(Ordering::SeqCst);
-                        log::warn!("grace period over: cutting off {busy} call(s) still running");
-                        break;
-                    }
-                }
-            } else {
-                match self.done.recv() {
-                    Ok(r) => r,
-                    Err(_) => break,
+            let event = match deadline {
+                None => self.events.recv().map_err(|_| ()),
+                Some(d) => {
+                    self.events.recv_timeout(d.saturating_duration_since(std::time::Instant::now())).map_err(|_| ())
                 }
             };
-            left -= 1;
-            if let Err(e) = next {
-                log::error!("{e}; shutting down");
-                self.stopper.stop();
-                result = Err(e);
+            match event {
+                Ok(Event::Stopping) => deadline = Some(std::time::Instant::now() + self.shared.config.grace),
+                Ok(Event::Done(done)) => {
+                    left -= 1;
+                    if let Err(e) = done {
+                        log::error!("{e}; shutting down");
+                        stopper.stop();
+                        result = Err(e);
+                    }
+                }
+                Err(()) => {
+                    let busy = self.shared.busy.load(Ordering::SeqCst);
+                    log::warn!("grace period over: cutting off {busy} call(s) still running");
+                    break;
+                }
             }
         }
-        if result.is_ok() && self.stopper.failed.load(Ordering::SeqCst) {
+        if result.is_ok() && stopper.failed.load(Ordering::SeqCst) {
             return Err(ServeError::Stranded);
         }
         result
@@ -254,7 +270,6 @@ pub(crate) struct Shared {
     pub(crate) rpc: Arc<JsonRpc>,
     pub(crate) extras: Arc<Extras>,
     pub(crate) config: HttpConfig,
-    pub(crate) stopping: Arc<AtomicBool>,
     pub(crate) busy: AtomicUsize,
     pub(crate) guard: guard::Guard,
     pub(crate) stopper: Stopper,
@@ -265,7 +280,7 @@ fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError>
     let mut body = Vec::new();
     let mut out = Vec::new();
     loop {
-        let request = if shared.stopping.load(Ordering::SeqCst) {
+        let request = if shared.stopper.stopping() {
             // Stopping: answer what is already queued, then leave.
             match server.recv_timeout(Duration::from_millis(50)) {
                 Ok(Some(r)) => r,
@@ -274,12 +289,18 @@ fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError>
         } else {
             match server.recv() {
                 Ok(r) => r,
-                Err(_) if shared.stopping.load(Ordering::SeqCst) => continue,
+                Err(_) if shared.stopper.stopping() => continue,
                 Err(e) => return Err(ServeError::Accept(e)),
             }
         };
         shared.busy.fetch_add(1, Ordering::SeqCst);
         route::handle(request, shared, &mut body, &mut out);
         shared.busy.fetch_sub(1, Ordering::SeqCst);
+        // A rare large body or answer should not keep its memory for the life of the worker.
+        for buf in [&mut body, &mut out] {
+            if buf.capacity() > 1 << 20 {
+                *buf = Vec::new();
+            }
+        }
     }
 }

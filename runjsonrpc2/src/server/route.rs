@@ -4,7 +4,6 @@ use super::Shared;
 use super::guard;
 use std::io::Read;
 use std::path::{Component, Path};
-use std::sync::atomic::Ordering;
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 const ACCEPTED: &str = "application/json, application/json-rpc or application/jsonrequest";
@@ -40,6 +39,15 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     if let Err(message) = check_content_type(&request) {
         return reply(request, 415, &message, None);
     }
+    // With `Connection: upgrade`, tiny_http hands the raw socket over as the body, whatever
+    // Content-Length says; JSON-RPC has no use for it.
+    let upgrade = request.headers().iter().any(|h| {
+        h.field.equiv("Upgrade")
+            || (h.field.equiv("Connection") && h.value.as_str().to_ascii_lowercase().contains("upgrade"))
+    });
+    if upgrade {
+        return reply(request, 400, "protocol upgrades are not supported", None);
+    }
     let chunked = request.headers().iter().find(|h| h.field.equiv("Transfer-Encoding")).map(|h| h.value.to_string());
     if let Some(te) = chunked
         && !te.eq_ignore_ascii_case("chunked")
@@ -49,7 +57,7 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     let max = shared.config.max_body;
     body.clear();
     match request.as_reader().take(max as u64 + 1).read_to_end(body) {
-        Ok(_) if body.len() > max => return too_large(request, body.len(), max),
+        Ok(_) if body.len() > max => return too_large(request, max),
         Ok(_) => {}
         Err(e) => return reply(request, 400, &format!("cannot read the body: {e}"), None),
     }
@@ -58,17 +66,14 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
         let _ = request.respond(Response::empty(204));
         return;
     }
-    let mut response = Response::new(StatusCode(200), vec![shared.json.clone()], &out[..], Some(out.len()), None)
+    let response = Response::new(StatusCode(200), vec![shared.json.clone()], &out[..], Some(out.len()), None)
         .with_chunked_threshold(usize::MAX);
-    if shared.stopping.load(Ordering::Relaxed) {
-        response.add_header(Header::from_bytes(&b"Connection"[..], &b"close"[..]).expect("valid header"));
-    }
     let _ = request.respond(response);
 }
 
 /// Answers 413 after reading past the limit (a chunked body, or one longer than announced).
-fn too_large(request: Request, size: usize, max: usize) {
-    reply(request, 413, &format!("body of {size} bytes is over the limit of {max} bytes"), None)
+fn too_large(request: Request, max: usize) {
+    reply(request, 413, &format!("body over the limit of {max} bytes"), None)
 }
 
 /// Accepts the JSON types, any case, with parameters; a charset other than UTF-8 is refused.
