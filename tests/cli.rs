@@ -51,6 +51,14 @@ fn call_from_a_shell() {
     }
 }
 
+/// A result nested deeper than serde_json's Value follows is passed on as it is.
+#[test]
+fn call_passes_deep_results_through() {
+    let deep = format!("{}{}", "[".repeat(127), "]".repeat(127));
+    let (code, out, err) = run(&["call", "sample", "echo", &format!("[{deep}]")], "");
+    assert_eq!((code, out.trim_end()), (0, deep.as_str()), "{err}");
+}
+
 #[test]
 fn stdio_lines() {
     let input = concat!(

@@ -76,7 +76,8 @@ typedef struct rj2_plugin {
 } rj2_plugin;
 
 /* Output sink provided by the host for the duration of one call. `write`
- * appends bytes; it may be called any number of times. */
+ * appends bytes; it may be called any number of times, but never from two
+ * threads at once, and never after the procedure returns. */
 typedef struct rj2_writer {
     void *ctx;
     void (*write)(void *ctx, const char *ptr, size_t len);

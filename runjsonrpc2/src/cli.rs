@@ -105,7 +105,7 @@ pub struct ServeOptions {
     #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_body)]
     pub max_body: usize,
     /// The URL path that takes JSON-RPC POSTs
-    #[arg(long, default_value = "/")]
+    #[arg(long, default_value = "/", value_parser = rpc_path)]
     pub rpc_path: String,
     /// Seconds in-flight calls may run after SIGINT/SIGTERM
     #[arg(long, value_name = "SECONDS", default_value_t = 10)]
@@ -117,6 +117,10 @@ fn pair(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("{s:?} is not KEY=VALUE")),
     }
+}
+
+fn rpc_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') { Ok(s.to_owned()) } else { Err(format!("{s:?} must start with '/'")) }
 }
 
 fn error_code(s: &str) -> Result<(String, i64), String> {

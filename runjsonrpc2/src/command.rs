@@ -108,11 +108,10 @@ pub fn stdio(s: &Settings, input: impl BufRead, mut output: impl Write) -> Resul
         }
         out.clear();
         if built.rpc.handle_into(&line, &s.extras, &mut out) {
-            if out.contains(&b'\n') {
-                // A plugin's pretty-printed result: re-serialize it compactly to keep one line.
-                let v: serde_json::Value = serde_json::from_slice(&out).expect("the engine writes valid JSON");
-                out = serde_json::to_vec(&v).expect("a Value serializes");
-            }
+            // A plugin may pretty-print its result. In valid JSON a raw newline can only be
+            // whitespace between tokens (strings escape theirs), so dropping them keeps one line
+            // and changes nothing else.
+            out.retain(|b| !matches!(b, b'\n' | b'\r'));
             out.push(b'\n');
             output.write_all(&out)?;
             output.flush()?;
@@ -151,20 +150,29 @@ pub fn call(s: &Settings, method: &str, params: Option<&str>) -> Result<String, 
     let params = match params {
         None => String::new(),
         Some(p) => {
-            let v: serde_json::Value =
+            let v: &serde_json::value::RawValue =
                 serde_json::from_str(p).map_err(|e| CommandError::Usage(format!("PARAMS is not JSON: {e}")))?;
-            if !v.is_array() && !v.is_object() {
+            if !v.get().starts_with(['[', '{']) {
                 return Err(CommandError::Usage("PARAMS must be a JSON array or object".into()));
             }
-            format!(",\"params\":{}", v)
+            format!(",\"params\":{}", v.get())
         }
     };
     let method = serde_json::to_string(method).expect("a string serializes");
     let body = format!("{{\"jsonrpc\":\"2.0\",\"method\":{method}{params},\"id\":1}}");
     let answer = built.rpc.handle(body.as_bytes(), &s.extras).expect("a request with an id is answered");
-    let mut v: serde_json::Value = serde_json::from_slice(&answer).expect("the engine writes valid JSON");
-    match v.get_mut("result") {
-        Some(r) => Ok(r.take().to_string()),
-        None => Err(CommandError::Answered(v["error"].to_string())),
+    /// The answer's members, borrowed as they are (no depth limit, numbers untouched).
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        result: Option<&'a serde_json::value::RawValue>,
+        #[serde(borrow)]
+        error: Option<&'a serde_json::value::RawValue>,
+    }
+    let answer: Answer<'_> = serde_json::from_slice(&answer).expect("the engine writes one response object");
+    match (answer.result, answer.error) {
+        (_, Some(e)) => Err(CommandError::Answered(e.get().to_owned())),
+        (Some(r), None) => Ok(r.get().to_owned()),
+        (None, None) => Ok("null".to_owned()),
     }
 }

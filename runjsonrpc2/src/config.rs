@@ -102,7 +102,7 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         .modules
         .unwrap_or_default()
         .into_iter()
-        .map(|m| if m.contains('/') { near(PathBuf::from(m)).display().to_string() } else { m })
+        .map(|m| if crate::plugin::is_path(&m) { near(PathBuf::from(m)).display().to_string() } else { m })
         .collect();
     s.maps = file.methods.into_iter().collect();
     s.errors = file.errors.into_iter().collect();

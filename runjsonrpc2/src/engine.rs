@@ -54,14 +54,6 @@ impl JsonRpc {
         JsonRpc::default()
     }
 
-    pub fn methods(&self) -> &Methods {
-        &self.methods
-    }
-
-    pub fn limits(&self) -> Limits {
-        self.limits
-    }
-
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
@@ -86,7 +78,11 @@ impl JsonRpc {
     pub fn call(&self, request: &Value, extras: &Extras) -> Option<Value> {
         let body = serde_json::to_vec(request).expect("a Value serializes");
         let answer = self.handle(&body, extras)?;
-        Some(serde_json::from_slice(&answer).expect("the engine writes valid JSON"))
+        // Valid JSON, but possibly deeper than serde_json's Value follows (a procedure's result).
+        Some(serde_json::from_slice(&answer).unwrap_or_else(|e| {
+            let detail = format!("the answer does not fit a Value: {e}");
+            serde_json::json!({"jsonrpc": "2.0", "error": {"code": error::INTERNAL_ERROR, "message": "Internal error", "data": detail}, "id": null})
+        }))
     }
 
     /// Processes a body; `None` when nothing is to be answered (notifications only).

@@ -48,6 +48,10 @@ pub unsafe fn read(plugin: *const abi::Plugin) -> Result<Descriptor, String> {
         if methods.iter().any(|o| o.name == method.name) {
             return Err(format!("method \"{}\" appears twice in the table", method.name));
         }
+        if let Some(o) = methods.iter().find(|o| o.symbol == method.name || o.name == method.symbol) {
+            let (a, b) = (&o.name, &method.name);
+            return Err(format!("methods \"{a}\" and \"{b}\": a symbol is named like the other method"));
+        }
         methods.push(method);
     }
     if name.is_empty() {
@@ -62,8 +66,9 @@ unsafe fn method(m: &abi::Method) -> Result<MethodInfo, String> {
     // SAFETY: the caller guarantees the entry's pointers are valid for their lengths.
     let (name, symbol, doc) =
         unsafe { (text(m.name, MAX_NAME, "name")?, text(m.symbol, MAX_NAME, "symbol")?, text(m.doc, MAX_DOC, "doc")?) };
-    if name.is_empty() {
-        return Err("empty method name".into());
+    // Names become `module:name` targets and `plugin.name` methods: keep them plain.
+    if name.is_empty() || name.contains([':', '/']) || name.chars().any(char::is_control) {
+        return Err(format!("bad method name {name:?}: no ':', '/' or control characters"));
     }
     if symbol.is_empty() || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!("method \"{name}\": bad symbol name {symbol:?}"));

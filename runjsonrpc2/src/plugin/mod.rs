@@ -4,7 +4,7 @@ mod descriptor;
 mod search;
 
 pub use descriptor::{Descriptor, MethodInfo};
-pub use search::{Found, PLUGIN_PATH_VAR, SearchPath, file_name};
+pub use search::{Found, PLUGIN_PATH_VAR, SearchPath, file_name, is_path};
 
 use crate::engine::JsonRpc;
 use crate::error::{AppError, Failure};
@@ -16,7 +16,6 @@ use serde::de::IgnoredAny;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::fmt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -104,11 +103,7 @@ impl Loader {
         if let Found::File(p) = &found
             && !p.is_file()
         {
-            let tried = if module.contains('/') || module.ends_with(".so") {
-                vec![display]
-            } else {
-                self.search.places(module)
-            };
+            let tried = if is_path(module) { vec![display] } else { self.search.places(module) };
             return Err(PluginError::NotFound { module: module.to_owned(), tried });
         }
         // SAFETY: opening a library runs its initializers. Plugins are trusted code chosen by
@@ -144,18 +139,22 @@ impl Loader {
     /// module's table) to a callable procedure. Nothing outside the table is ever looked up.
     pub fn procedure(&self, target: &Target) -> Result<PluginProcedure, PluginError> {
         let plugin = self.open(&target.module)?;
-        let Some(info) =
-            plugin.descriptor.methods.iter().find(|m| m.name == target.symbol || m.symbol == target.symbol)
-        else {
+        let methods = &plugin.descriptor.methods;
+        let by_name = methods.iter().find(|m| m.name == target.symbol);
+        let Some(info) = by_name.or_else(|| methods.iter().find(|m| m.symbol == target.symbol)) else {
             return Err(PluginError::NotInTable { target: target.to_string() });
         };
         self.symbols_resolved.fetch_add(1, Ordering::Relaxed);
         // SAFETY: the symbol is listed in the plugin's table as an `rj2_procedure`, so the ABI
         // contract says it has the `abi::Procedure` type. The library is never unloaded, so the
         // copied function pointer stays valid.
-        let func = match unsafe { plugin.lib.get::<abi::Procedure>(info.symbol.as_bytes()) } {
+        // A symbol can resolve to null (a weak undefined one): `Option` keeps that sound.
+        let func = match unsafe { plugin.lib.get::<Option<abi::Procedure>>(info.symbol.as_bytes()) } {
             Ok(sym) => *sym,
             Err(e) => return Err(PluginError::Symbol { target: target.to_string(), reason: e.to_string() }),
+        };
+        let Some(func) = func else {
+            return Err(PluginError::Symbol { target: target.to_string(), reason: "the symbol is null".into() });
         };
         let label = format!("{}.{}", plugin.descriptor.name, info.name);
         Ok(PluginProcedure { func, signature: info.signature.clone(), label })
@@ -211,6 +210,8 @@ thread_local! {
 /// What the writer callback appends to.
 struct Sink<'a> {
     out: &'a mut Vec<u8>,
+    /// Where this call's output starts in `out` (earlier batch answers precede it).
+    mark: usize,
     overflow: bool,
 }
 
@@ -222,7 +223,7 @@ unsafe extern "C" fn write_sink(ctx: *mut c_void, ptr: *const u8, len: usize) {
     // SAFETY: `ctx` is the `Sink` that `PluginProcedure::call` passed for this call, alive and
     // not otherwise borrowed while the plugin runs.
     let sink = unsafe { &mut *ctx.cast::<Sink<'_>>() };
-    if sink.overflow || len > MAX_OUTPUT - sink.out.len().min(MAX_OUTPUT) {
+    if sink.overflow || len > MAX_OUTPUT - (sink.out.len() - sink.mark).min(MAX_OUTPUT) {
         sink.overflow = true;
         return;
     }
@@ -250,7 +251,7 @@ impl Procedure for PluginProcedure {
         };
         let extras = args.extras.as_json().as_bytes();
         let mark = out.len();
-        let mut sink = Sink { out, overflow: false };
+        let mut sink = Sink { out, mark, overflow: false };
         let writer = abi::Writer { ctx: (&raw mut sink).cast(), write: write_sink };
         // SAFETY: `func` has the ABI's procedure type (see `Loader::procedure`); the params and
         // extras slices and the writer outlive the call, and the plugin must not keep them.
@@ -291,9 +292,4 @@ struct ErrorText {
     message: String,
     #[serde(default)]
     data: Option<Box<serde_json::value::RawValue>>,
-}
-
-/// The plugin paths given on a command line plus the standard ones.
-pub fn loader(plugin_paths: &[PathBuf]) -> Loader {
-    Loader::new(SearchPath::standard(plugin_paths))
 }

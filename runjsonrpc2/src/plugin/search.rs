@@ -39,7 +39,7 @@ impl SearchPath {
     /// in the search directories, else left to the system. Names are checked first, so
     /// nothing odd reaches the dynamic loader.
     pub fn find(&self, module: &str) -> Result<Found, String> {
-        if module.contains('/') || module.ends_with(".so") {
+        if is_path(module) {
             return Ok(Found::File(PathBuf::from(module)));
         }
         let valid = !module.is_empty()
@@ -59,6 +59,11 @@ impl SearchPath {
         places.push(format!("{file} in the system library search (LD_LIBRARY_PATH, ld.so.cache, /lib, /usr/lib)"));
         places
     }
+}
+
+/// A module given as a path (with `/` or ending in `.so`) rather than a name.
+pub fn is_path(module: &str) -> bool {
+    module.contains('/') || module.ends_with(".so")
 }
 
 /// `hello` -> `libhello.so`.
