@@ -131,8 +131,9 @@
 //!   encoding) is caught; the host gets `RJ2_INTERNAL` with the panic message
 //!   (or "procedure panicked"), and later calls work as before. Nothing unwinds
 //!   into the host. This needs `panic = "unwind"` (the default): under
-//!   `panic = "abort"` a panic ends the host process. The plugin's default
-//!   panic hook still prints the panic to stderr.
+//!   `panic = "abort"` a panic ends the host process. The glue keeps the
+//!   panic hook quiet for the panics it catches (the host logs them); other
+//!   panics in the plugin still reach the previous hook.
 //!
 //! [`invoke`] calls a procedure through the ABI, as above, for your tests;
 //! [`serde`] and [`serde_json`] are re-exported so plugins need no more dependencies.

@@ -9,7 +9,8 @@ const FILES: &[(&str, &str)] = &[
     ("src/lib.rs", include_str!("template/lib.rs.in")),
     ("run.toml", include_str!("template/run.toml.in")),
     ("static/index.html", include_str!("template/index.html")),
-    // The plugin API is vendored so the project builds without a registry.
+    // The plugin API is vendored, so the project needs only serde and serde_json, which a
+    // machine that built runjsonrpc2 has in its cargo cache (`cargo build --offline` works).
     ("runjsonrpc2-plugin/Cargo.toml", include_str!("template/plugin-api.toml.in")),
     ("runjsonrpc2-plugin/src/lib.rs", include_str!("../../plugin-api/src/lib.rs")),
     ("runjsonrpc2-plugin/src/abi.rs", include_str!("../../plugin-api/src/abi.rs")),
