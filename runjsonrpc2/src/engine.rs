@@ -232,7 +232,7 @@ impl JsonRpc {
     }
 
     fn procedure<'e>(&self, entry: &'e Entry) -> Result<&'e Arc<dyn Procedure>, Failure> {
-        let Entry::Lazy { target, resolved } = entry else {
+        let Entry::Lazy { target, resolved, warned } = entry else {
             return Ok(entry.procedure().expect("native entries have a procedure"));
         };
         if let Some(p) = resolved.get() {
@@ -244,7 +244,11 @@ impl JsonRpc {
         match resolver.resolve(target) {
             Ok(p) => Ok(resolved.get_or_init(|| p)),
             Err(e) => {
-                log::warn!("cannot resolve {target}: {e}");
+                if warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    log::debug!("cannot resolve {target}: {e}");
+                } else {
+                    log::warn!("cannot resolve {target}: {e} (further failures are logged at debug)");
+                }
                 Err(Failure::NotFound(Some(format!("{target} could not be loaded"))))
             }
         }

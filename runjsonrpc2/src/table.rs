@@ -4,6 +4,7 @@ use crate::error::SetupError;
 use crate::procedure::Procedure;
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// A lazy target, `module:symbol`, resolved on the method's first call.
@@ -43,6 +44,8 @@ pub enum Entry {
     Lazy {
         target: Target,
         resolved: OnceLock<Arc<dyn Procedure>>,
+        /// A failed resolution was logged at warn; later ones go to debug (clients can repeat them).
+        warned: AtomicBool,
     },
 }
 
@@ -112,7 +115,7 @@ impl Methods {
     /// Inserts or replaces a lazy entry (`methods['sample.add'] = 'sample:add'`).
     pub fn insert_lazy(&self, name: &str, target: &str) -> Result<(), SetupError> {
         let target = Target::parse(target)?;
-        self.insert_entry(name, Entry::Lazy { target, resolved: OnceLock::new() });
+        self.insert_entry(name, Entry::Lazy { target, resolved: OnceLock::new(), warned: AtomicBool::new(false) });
         Ok(())
     }
 

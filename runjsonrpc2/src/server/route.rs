@@ -16,9 +16,8 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
         // Whatever the route: a body this large is never read, and never drained here.
         return guard::refuse(request, shared, announced);
     }
-    let path = request.url().split('?').next().unwrap_or("/").to_owned();
-    let path = path.as_str();
     log::debug!("{} {}", request.method(), request.url());
+    let path = request.url().split('?').next().unwrap_or("/");
     if path == config.rpc_path {
         if *request.method() != Method::Post {
             let allow = Header::from_bytes(&b"Allow"[..], &b"POST"[..]).expect("valid header");
@@ -26,10 +25,12 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
         }
         return rpc(request, shared, body, out);
     }
-    match request.method() {
-        Method::Get | Method::Head if path == "/health" => reply(request, 200, "ok", None),
-        Method::Get | Method::Head if config.static_dir.is_some() => {
-            serve_file(request, config.static_dir.as_deref().expect("checked"), path)
+    let get = matches!(request.method(), Method::Get | Method::Head);
+    match config.static_dir.as_deref() {
+        _ if get && path == "/health" => reply(request, 200, "ok", None),
+        Some(root) if get => {
+            let path = path.to_owned();
+            serve_file(request, root, &path)
         }
         _ => reply(request, 404, "not found", None),
     }
