@@ -111,25 +111,42 @@ fn decode<T: DeserializeOwned>(value: &str, what: impl Fn() -> String) -> Result
     })
 }
 
-/// The positional values of a bound call, borrowed from the params text, in declaration order.
-pub struct Args<'a>(std::vec::IntoIter<&'a RawValue>);
+/// The positional values of a bound call, borrowed from the params text, in declaration order;
+/// up to eight are kept inline (no allocation for most calls).
+pub struct Args<'a> {
+    inline: [Option<&'a RawValue>; 8],
+    more: Vec<&'a RawValue>,
+    len: usize,
+    next: usize,
+}
 
 impl<'a> Args<'a> {
     pub fn parse(params: &'a str) -> Result<Args<'a>, Fail> {
-        match serde_json::from_str::<Vec<&'a RawValue>>(params) {
-            Ok(values) => Ok(Args(values.into_iter())),
-            Err(_) => Err(invalid("params must be a JSON array".into())),
+        let mut args = Args { inline: [None; 8], more: Vec::new(), len: 0, next: 0 };
+        let mut de = serde_json::Deserializer::from_str(params);
+        serde::Deserializer::deserialize_seq(&mut de, Collect(&mut args))
+            .and_then(|()| de.end())
+            .map_err(|_| invalid("params must be a JSON array".into()))?;
+        Ok(args)
+    }
+
+    fn next(&mut self) -> Option<&'a RawValue> {
+        let i = self.next;
+        if i == self.len {
+            return None;
         }
+        self.next += 1;
+        if i < 8 { self.inline[i] } else { Some(self.more[i - 8]) }
     }
 
     pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, Fail> {
-        let value = self.0.next().ok_or_else(|| invalid(format!("missing parameter \"{name}\"")))?;
+        let value = self.next().ok_or_else(|| invalid(format!("missing parameter \"{name}\"")))?;
         decode(value.get(), || format!("parameter \"{name}\""))
     }
 
     /// Absent and `null` both mean "use the default".
     pub fn optional<T: DeserializeOwned>(&mut self, name: &str, default: impl FnOnce() -> T) -> Result<T, Fail> {
-        match self.0.next() {
+        match self.next() {
             None => Ok(default()),
             Some(value) if value.get() == "null" => Ok(default()),
             Some(value) => decode(value.get(), || format!("parameter \"{name}\"")),
@@ -137,15 +154,40 @@ impl<'a> Args<'a> {
     }
 
     pub fn variadic<T: DeserializeOwned>(&mut self, name: &str) -> Result<Vec<T>, Fail> {
-        let items = self.0.by_ref().enumerate();
-        items.map(|(i, v)| decode(v.get(), || format!("parameter \"{name}\" (item {i})"))).collect()
+        let mut items = Vec::with_capacity(self.len - self.next);
+        while let Some(v) = self.next() {
+            let i = items.len();
+            items.push(decode(v.get(), || format!("parameter \"{name}\" (item {i})"))?);
+        }
+        Ok(items)
     }
 
     pub fn finish(self) -> Result<(), Fail> {
-        match self.0.len() {
+        match self.len - self.next {
             0 => Ok(()),
-            n => Err(invalid(format!("{n} more parameter value(s) than declared"))),
+            n => Err(invalid(format!("{} parameter values given, {} declared", self.len, self.len - n))),
         }
+    }
+}
+
+/// Reads a JSON array's elements into [`Args`] as borrowed raw values.
+struct Collect<'s, 'a>(&'s mut Args<'a>);
+
+impl<'de> serde::de::Visitor<'de> for Collect<'_, 'de> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an array")
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let args = self.0;
+        while let Some(value) = seq.next_element::<&'de RawValue>()? {
+            match args.inline.get_mut(args.len) {
+                Some(slot) => *slot = Some(value),
+                None => args.more.push(value),
+            }
+            args.len += 1;
+        }
+        Ok(())
     }
 }
 
@@ -155,13 +197,25 @@ pub fn raw_arg<T: DeserializeOwned>(text: &str, absent: &str, name: &str) -> Res
     decode(text, || format!("parameter \"{name}\""))
 }
 
+/// A result's JSON text, in a buffer reused from call to call on this thread.
+pub struct Output(Vec<u8>);
+
+thread_local! {
+    static OUTPUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
 /// Encodes a result.
-pub fn value<T: Serialize>(value: T) -> Result<String, Fail> {
-    serde_json::to_string(&value).map_err(|e| Fail(abi::INTERNAL, format!("cannot encode the result: {e}")))
+pub fn value<T: Serialize>(value: T) -> Result<Output, Fail> {
+    let mut buf = OUTPUT.take();
+    buf.clear();
+    match serde_json::to_writer(&mut buf, &value) {
+        Ok(()) => Ok(Output(buf)),
+        Err(e) => Err(Fail(abi::INTERNAL, format!("cannot encode the result: {e}"))),
+    }
 }
 
 /// Encodes a result or an application error.
-pub fn result<T: Serialize, E: AppError>(result: Result<T, E>) -> Result<String, Fail> {
+pub fn result<T: Serialize, E: AppError>(result: Result<T, E>) -> Result<Output, Fail> {
     let error = match result {
         Ok(v) => return value(v),
         Err(e) => e,
@@ -187,7 +241,7 @@ pub unsafe fn call(
     params: Str,
     extras: Str,
     out: *const Writer,
-    body: impl FnOnce(&str, &str) -> Result<String, Fail>,
+    body: impl FnOnce(&str, &str) -> Result<Output, Fail>,
 ) -> i32 {
     if out.is_null() {
         return abi::INTERNAL;
@@ -202,13 +256,16 @@ pub unsafe fn call(
     }));
     IN_CALL.with(|c| c.set(false));
     let (status, text) = match outcome {
-        Ok(Ok(json)) => (abi::OK, json),
-        Ok(Err(Fail(status, message))) => (status, message),
-        Err(payload) => (abi::INTERNAL, panic_message(payload)),
+        Ok(Ok(Output(json))) => (abi::OK, json),
+        Ok(Err(Fail(status, message))) => (status, message.into_bytes()),
+        Err(payload) => (abi::INTERNAL, panic_message(payload).into_bytes()),
     };
     // SAFETY: `out` is non-null, so our caller guarantees it points to a valid
     // writer callable now; `text` is alive and `len` bytes long for the call.
     unsafe { ((*out).write)((*out).ctx, text.as_ptr(), text.len()) };
+    if text.capacity() <= 64 * 1024 {
+        OUTPUT.set(text);
+    }
     status
 }
 

@@ -257,7 +257,7 @@ macro_rules! __export {
     (@finish value $call:expr) => { $crate::__private::value($call) };
     (@finish unit $call:expr) => {{
         $call;
-        ::core::result::Result::Ok(::std::string::String::from("null"))
+        $crate::__private::value(())
     }};
 }
 

@@ -51,7 +51,7 @@ fn procedures_answer_through_the_abi() {
             r#"invalid type for parameter "minuend": expected i64, found string "42""#,
         ),
         (subtract::procedure, "[42]", INVALID_PARAMS, r#"missing parameter "subtrahend""#),
-        (subtract::procedure, "[1, 2, 3]", INVALID_PARAMS, "1 more parameter value(s) than declared"),
+        (subtract::procedure, "[1, 2, 3]", INVALID_PARAMS, "3 parameter values given, 2 declared"),
         (subtract::procedure, r#"{"minuend": 1}"#, INVALID_PARAMS, "params must be a JSON array"),
         (sum::procedure, "[]", OK, "0.0"),
         (sum::procedure, "[1, 2.5, 3]", OK, "6.5"),
