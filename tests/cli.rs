@@ -195,3 +195,24 @@ fn readme_examples() {
     conn.write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
     assert_eq!(read_response(&mut BufReader::new(conn)).unwrap().status, 200);
 }
+
+/// The README's run.toml serves as written, and its plugin example is the hello plugin's code.
+#[test]
+fn readme_config_and_plugin_examples() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let block = |lang: &str| {
+        let start = readme.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+        readme[start..start + readme[start..].find("```").unwrap()].to_owned()
+    };
+    let dir = plugin_dir().join("readme-test");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("run.toml"), block("toml")).unwrap();
+    let server = Server::serve_config(&dir);
+    let body = r#"{"jsonrpc":"2.0","method":"hello.greeting","id":1}"#;
+    let answer = server.request(&crate::support::post_request("/rpc", "application/json", body.as_bytes()));
+    assert_eq!(answer.body_text(), r#"{"jsonrpc":"2.0","result":"Hello, world!","id":1}"#);
+    let hello = std::fs::read_to_string(root().join("sample-plugins/hello/src/lib.rs")).unwrap();
+    for line in block("rust").lines().filter(|l| !l.trim().is_empty()) {
+        assert!(hello.contains(line), "README's plugin example line not in the hello plugin: {line}");
+    }
+}

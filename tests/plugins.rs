@@ -125,6 +125,8 @@ fn faulty_plugins_refused() {
         ("cbadabi", "libcbadabi.so: plugin abi version 2, this runjsonrpc2 speaks 1"),
         ("cdup", "malformed method table: method \"greet\" appears twice in the table"),
         ("cnull", "malformed method table: method 2: name is a null pointer with length 4"),
+        ("chuge", "malformed method table: method 2: parameter list has length 1099511627776, the limit is 256"),
+        ("ccolon", "malformed method table: method 2: bad method name \"a:b\": no ':', '/' or control characters"),
     ];
     for (name, want) in cases {
         let err = loader.register(&rpc, &c_plugin(name), true).err().expect("refused").to_string();

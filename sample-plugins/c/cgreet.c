@@ -12,6 +12,8 @@
  *   -DRJ2_TEST_BADJSON    methods bad_json (OK with invalid JSON) and bad_utf8 (OK with a string holding byte 0xff)
  *   -DRJ2_TEST_MISSING    a method "missing" whose symbol is not exported
  *   -DRJ2_TEST_BAD_STATUS a method "bad_status" that returns status 42
+ *   -DRJ2_TEST_HUGE       a method claiming 2^40 parameters
+ *   -DRJ2_TEST_COLON      a method named "a:b", which would not survive a module:method target
  */
 #include "runjsonrpc2.h"
 
@@ -242,6 +244,12 @@ static const rj2_method methods[] = {
 #endif
 #ifdef RJ2_TEST_BAD_STATUS
     { S("bad_status"), S("cgreet_bad_status"), S("Returns status 42."), NULL, 0, RJ2_METHOD_BOUND },
+#endif
+#ifdef RJ2_TEST_HUGE
+    { S("huge"), S("cgreet_add"), S("Claims 2^40 parameters."), add_params, (size_t)1 << 40, RJ2_METHOD_BOUND },
+#endif
+#ifdef RJ2_TEST_COLON
+    { S("a:b"), S("cgreet_add"), S("A name with a colon."), add_params, 2, RJ2_METHOD_BOUND },
 #endif
 };
 
