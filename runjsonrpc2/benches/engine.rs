@@ -36,14 +36,7 @@ fn floor_single(body: &[u8], out: &mut Vec<u8>) {
 
 fn floor_batch(body: &[u8], out: &mut Vec<u8>) {
     let reqs: Vec<Request<'_>> = serde_json::from_slice(body).expect("a typed batch");
-    out.push(b'[');
-    for (i, req) in reqs.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        floor_one(req, out);
-    }
-    out.push(b']');
+    typed::write_batch(&reqs, out, floor_one);
 }
 
 /// The dynamic way: a `Value` tree in, a `Value` tree out.

@@ -30,14 +30,7 @@ fn answer(body: &[u8], out: &mut Vec<u8>) {
         let Ok(reqs) = serde_json::from_slice::<Vec<Request<'_>>>(body) else {
             return out.extend_from_slice(PARSE_ERROR);
         };
-        out.push(b'[');
-        for (i, req) in reqs.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            one(req, out);
-        }
-        out.push(b']');
+        typed::write_batch(&reqs, out, one);
     } else {
         match serde_json::from_slice::<Request<'_>>(body) {
             Ok(req) => one(&req, out),

@@ -18,3 +18,15 @@ pub struct Response<'a> {
     pub result: i64,
     pub id: u64,
 }
+
+/// Writes `[a,b,...]`, each member by `one`.
+pub fn write_batch<T>(items: &[T], out: &mut Vec<u8>, mut one: impl FnMut(&T, &mut Vec<u8>)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        one(item, out);
+    }
+    out.push(b']');
+}
