@@ -87,6 +87,12 @@ pub struct Listening {
 /// Binds the listening socket with TCP_NODELAY (inherited by accepted connections on Linux,
 /// so small answers are not held back by Nagle's algorithm).
 pub fn bind(config: &HttpConfig) -> Result<Listening, ServeError> {
+    // Every connection holds a thread and two descriptors in tiny_http, and its accept loop
+    // ends for good when a descriptor cannot be had: take all the descriptors allowed.
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => log::debug!("open file limit: {n}"),
+        Err(e) => log::warn!("cannot raise the open file limit: {e}"),
+    }
     let addr_text = format!("{}:{}", config.host, config.port);
     let bind_err = |source| ServeError::Bind { addr: addr_text.clone(), source };
     let addr = addr_text
