@@ -22,3 +22,8 @@ pub use error::{AppError, Failure, SetupError};
 pub use procedure::{Procedure, procedure, raw};
 pub use signature::{Args, Extras, Param, ParamKind, Signature};
 pub use table::{Entry, Methods, Resolver, Target};
+
+/// The README's Rust examples, compiled and run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
