@@ -287,10 +287,16 @@ fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError>
     let mut out = Vec::new();
     loop {
         let request = if shared.stopper.stopping() {
-            // Stopping: answer what is already queued, then leave.
-            match server.recv_timeout(Duration::from_millis(50)) {
+            // Stopping: answer what is queued, then leave once the queue stays empty for a
+            // while. The stop's unblock tokens and the accept loop's final error come through
+            // here too (an early `None`, an `Err`): they are not the end of the queue.
+            let quiet = Duration::from_millis(100);
+            let asked = std::time::Instant::now();
+            match server.recv_timeout(quiet) {
                 Ok(Some(r)) => r,
-                _ => return Ok(()),
+                Ok(None) if asked.elapsed() < quiet => continue,
+                Err(_) => continue,
+                Ok(None) => return Ok(()),
             }
         } else {
             match server.recv() {

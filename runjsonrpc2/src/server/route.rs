@@ -37,23 +37,8 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
 }
 
 fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>) {
-    if let Err(message) = check_content_type(&request) {
-        return reply(request, 415, &message, None);
-    }
-    // With `Connection: upgrade`, tiny_http hands the raw socket over as the body, whatever
-    // Content-Length says; JSON-RPC has no use for it.
-    let upgrade = request.headers().iter().any(|h| {
-        h.field.equiv("Upgrade")
-            || (h.field.equiv("Connection") && h.value.as_str().to_ascii_lowercase().contains("upgrade"))
-    });
-    if upgrade {
-        return reply(request, 400, "protocol upgrades are not supported", None);
-    }
-    let chunked = request.headers().iter().find(|h| h.field.equiv("Transfer-Encoding")).map(|h| h.value.to_string());
-    if let Some(te) = chunked
-        && !te.eq_ignore_ascii_case("chunked")
-    {
-        return reply(request, 501, &format!("unsupported Transfer-Encoding {te:?}: use chunked"), None);
+    if let Some((status, message)) = refusal(&request) {
+        return reply(request, status, &message, None);
     }
     let max = shared.config.max_body;
     body.clear();
@@ -77,15 +62,47 @@ fn too_large(request: Request, max: usize) {
     reply(request, 413, &format!("body over the limit of {max} bytes"), None)
 }
 
+/// Why a POST to the RPC path is refused before its body is read, if it is: one pass over the
+/// headers, allocating only for a refusal.
+fn refusal(request: &Request) -> Option<(u16, String)> {
+    let (mut content_type, mut upgrade, mut transfer_encoding) = (None, false, None);
+    for h in request.headers() {
+        let value = h.value.as_str();
+        if h.field.equiv("Content-Type") {
+            content_type = Some(value);
+        } else if h.field.equiv("Transfer-Encoding") {
+            transfer_encoding = Some(value);
+        } else if h.field.equiv("Upgrade")
+            || (h.field.equiv("Connection") && value.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
+        {
+            // tiny_http would hand the raw socket over as the body, whatever Content-Length
+            // says; JSON-RPC has no use for it.
+            upgrade = true;
+        }
+    }
+    if let Err(message) = check_content_type(content_type) {
+        return Some((415, message));
+    }
+    if upgrade {
+        return Some((400, "protocol upgrades are not supported".into()));
+    }
+    match transfer_encoding {
+        Some(te) if !te.eq_ignore_ascii_case("chunked") => {
+            Some((501, format!("unsupported Transfer-Encoding {te:?}: use chunked")))
+        }
+        _ => None,
+    }
+}
+
 /// Accepts the JSON types, any case, with parameters; a charset other than UTF-8 is refused.
-fn check_content_type(request: &Request) -> Result<(), String> {
-    let value = request.headers().iter().find(|h| h.field.equiv("Content-Type")).map(|h| h.value.as_str());
+fn check_content_type(value: Option<&str>) -> Result<(), String> {
     let Some(value) = value else {
         return Err(format!("missing Content-Type: use {ACCEPTED}"));
     };
     let mut parts = value.split(';');
-    let mime = parts.next().unwrap_or("").trim().to_ascii_lowercase();
-    if !matches!(mime.as_str(), "application/json" | "application/json-rpc" | "application/jsonrequest") {
+    let mime = parts.next().unwrap_or("").trim();
+    let accepted = ["application/json", "application/json-rpc", "application/jsonrequest"];
+    if !accepted.iter().any(|a| mime.eq_ignore_ascii_case(a)) {
         return Err(format!("unsupported Content-Type {value:?}: use {ACCEPTED}"));
     }
     for param in parts {
