@@ -93,10 +93,10 @@ pub struct Common {
 #[derive(Args, Debug, Clone)]
 pub struct ServeOptions {
     /// Address to bind (use 0.0.0.0 to accept other hosts)
-    #[arg(long, default_value = "127.0.0.1")]
+    #[arg(long, default_value_t = HttpConfig::default().host)]
     pub host: String,
     /// Port to bind; 0 picks a free one (the first stdout line tells which)
-    #[arg(long, default_value_t = 8080)]
+    #[arg(long, default_value_t = HttpConfig::default().port)]
     pub port: u16,
     /// Worker threads; 0 means one per available core
     #[arg(long, default_value_t = 0)]
@@ -108,7 +108,7 @@ pub struct ServeOptions {
     #[arg(long, default_value = "/", value_parser = rpc_path)]
     pub rpc_path: String,
     /// Seconds in-flight calls may run after SIGINT/SIGTERM
-    #[arg(long, value_name = "SECONDS", default_value_t = 10)]
+    #[arg(long, value_name = "SECONDS", default_value_t = HttpConfig::default().grace.as_secs())]
     pub grace: u64,
 }
 

@@ -127,7 +127,7 @@ pub fn list(s: &Settings, mut output: impl Write) -> Result<(), CommandError> {
         let d = &p.descriptor;
         writeln!(output, "{} {} ({})", d.name, d.version, p.path)?;
         for m in &d.methods {
-            let name = if s.prefix { format!("{}.{}", d.name, m.name) } else { m.name.clone() };
+            let name = d.served_name(m, s.prefix);
             let sig = format!("{name}{}", m.signature);
             if m.doc.is_empty() {
                 writeln!(output, "  {sig}")?;

@@ -42,20 +42,20 @@ pub enum BodyError {
 
 /// Parses `body` (already known to be UTF-8) with at most `max_batch` batch members.
 pub fn parse(body: &str, max_batch: usize) -> Result<Body<'_>, BodyError> {
+    let too_large = std::cell::Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(body);
-    let parsed = de.deserialize_any(BodyVisitor { max_batch }).and_then(|b| de.end().map(|()| b));
-    parsed.map_err(|e| {
-        if e.to_string().starts_with(TOO_LARGE) { BodyError::TooLarge } else { BodyError::Parse(e.to_string()) }
-    })
+    let parsed =
+        de.deserialize_any(BodyVisitor { max_batch, too_large: &too_large }).and_then(|b| de.end().map(|()| b));
+    parsed.map_err(|e| if too_large.get() { BodyError::TooLarge } else { BodyError::Parse(e.to_string()) })
 }
 
-const TOO_LARGE: &str = "batch too large";
-
-struct BodyVisitor {
+struct BodyVisitor<'f> {
     max_batch: usize,
+    /// Set when the batch limit stopped the parse (rather than bad JSON).
+    too_large: &'f std::cell::Cell<bool>,
 }
 
-impl<'de> Visitor<'de> for BodyVisitor {
+impl<'de> Visitor<'de> for BodyVisitor<'_> {
     type Value = Body<'de>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a JSON-RPC request or batch")
@@ -67,7 +67,8 @@ impl<'de> Visitor<'de> for BodyVisitor {
         let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(8).min(self.max_batch));
         while let Some(item) = seq.next_element_seed(ItemSeed)? {
             if items.len() == self.max_batch {
-                return Err(de::Error::custom(TOO_LARGE));
+                self.too_large.set(true);
+                return Err(de::Error::custom("batch too large"));
             }
             items.push(item);
         }

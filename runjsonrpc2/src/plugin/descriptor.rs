@@ -27,6 +27,13 @@ pub struct Descriptor {
     pub methods: Vec<MethodInfo>,
 }
 
+impl Descriptor {
+    /// The name `method` is served under: `plugin.method`, or bare without the prefix.
+    pub fn served_name(&self, method: &MethodInfo, prefix: bool) -> String {
+        if prefix { format!("{}.{}", self.name, method.name) } else { method.name.clone() }
+    }
+}
+
 /// Copies and checks the descriptor behind `plugin`, whose ABI version was already checked.
 ///
 /// # Safety

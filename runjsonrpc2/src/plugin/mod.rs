@@ -128,7 +128,7 @@ impl Loader {
     pub fn register(&self, rpc: &JsonRpc, module: &str, prefix: bool) -> Result<Arc<Plugin>, PluginError> {
         let plugin = self.open(module)?;
         for m in &plugin.descriptor.methods {
-            let name = if prefix { format!("{}.{}", plugin.descriptor.name, m.name) } else { m.name.clone() };
+            let name = plugin.descriptor.served_name(m, prefix);
             let target = format!("{module}:{}", m.name);
             rpc.insert_lazy(&name, &target).map_err(|e| PluginError::BadName(e.to_string()))?;
         }
@@ -156,7 +156,7 @@ impl Loader {
         let Some(func) = func else {
             return Err(PluginError::Symbol { target: target.to_string(), reason: "the symbol is null".into() });
         };
-        let label = format!("{}.{}", plugin.descriptor.name, info.name);
+        let label = plugin.descriptor.served_name(info, true);
         Ok(PluginProcedure { func, signature: info.signature.clone(), label })
     }
 }
