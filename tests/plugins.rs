@@ -106,8 +106,11 @@ fn c_plugin_served() {
         ("greet", r#"["C"]"#, r#""result":"Hello, C!""#),
         ("greet", r#"{"name":"C","punctuation":"?"}"#, r#""result":"Hello, C?""#),
         ("greet", r#"["a\"b"]"#, r#""result":"Hello, a\"b!""#),
+        ("greet", r#"["C", null]"#, r#""result":"Hello, C!""#),
         ("greet", "[1]", r#""code":-32602"#),
         ("add", "[2,3]", r#""result":5"#),
+        ("add", "[1.5,2]", r#""data":"parameter \"a\" must be a 64-bit integer""#),
+        ("add", "[2]", r#""data":"missing parameter \"b\"""#),
         ("add", "[9223372036854775807,1]", r#""code":-32000"#),
     ];
     for (method, params, want) in cases {
@@ -122,7 +125,7 @@ fn faulty_plugins_refused() {
     let (rpc, loader) = engine();
     #[rustfmt::skip]
     let cases: &[(&str, &str)] = &[
-        ("cbadabi", "libcbadabi.so: plugin abi version 2, this runjsonrpc2 speaks 1"),
+        ("cbadabi", "libcbadabi.so: plugin abi version 3, this runjsonrpc2 speaks 2"),
         ("cdup", "malformed method table: method \"greet\" appears twice in the table"),
         ("cnull", "malformed method table: method 2: name is a null pointer with length 4"),
         ("chuge", "malformed method table: method 2: parameter list has length 1099511627776, the limit is 256"),

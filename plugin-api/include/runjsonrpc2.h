@@ -1,4 +1,4 @@
-/* runjsonrpc2.h: the plain C ABI between runjsonrpc2 and its procedure plugins (ABI version 1).
+/* runjsonrpc2.h: the plain C ABI between runjsonrpc2 and its procedure plugins (ABI version 2).
  *
  * A plugin is a shared library (libNAME.so) that exports one data symbol,
  * `runjsonrpc2_plugin`, of type `rj2_plugin`. The host reads `abi_version`
@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define RJ2_ABI_VERSION 1u
+#define RJ2_ABI_VERSION 2u
 
 /* A borrowed UTF-8 byte string. */
 typedef struct rj2_str {
@@ -91,16 +91,26 @@ typedef struct rj2_writer {
 
 /* Every procedure symbol has this type.
  *
- * params: for RJ2_METHOD_BOUND methods, a JSON array with one value per
- *   declared parameter in declaration order (absent optional parameters are
- *   their default_json or null; extra variables already bound by name), and
- *   the values taken by a variadic parameter spliced in at its place, last.
- *   For RJ2_METHOD_RAW methods, the request's `params` as sent (an array or
- *   an object), or an empty string when the request had none.
+ * params, params_len: the call's parameter values, each one complete JSON
+ *   value as text (already parsed and checked by the host, valid UTF-8).
+ *   For RJ2_METHOD_BOUND methods: one value per declared non-variadic
+ *   parameter, in declaration order (the client's positional or named values,
+ *   extra variables bound by name, an absent optional parameter's
+ *   default_json or `null`), followed by the values the variadic parameter
+ *   takes, if it has one. The host has checked the count already: params_len
+ *   is the number of non-variadic parameters plus the variadic values.
+ *   For RJ2_METHOD_RAW methods: params_len is 1 and params[0] is the request's
+ *   `params` as sent (an array or an object), or params_len is 0 when the
+ *   request had none.
+ *   The array may be NULL when params_len is 0.
  * extras: a JSON object holding the server's extra variables ({} if none).
  * out: where the result or error text goes; valid only during the call.
- * Returns one of the RJ2_* status codes; any other value is answered -32603. */
-typedef int32_t (*rj2_procedure)(rj2_str params, rj2_str extras, const rj2_writer *out);
+ * Returns one of the RJ2_* status codes; any other value is answered -32603.
+ *
+ * Why split values rather than one JSON array: the host has parsed the
+ * request already, so handing over the value slices costs nothing, and a
+ * procedure decodes each value on its own without parsing an array again. */
+typedef int32_t (*rj2_procedure)(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
 /* The one symbol every plugin exports. */
 extern const rj2_plugin runjsonrpc2_plugin;

@@ -3,7 +3,7 @@
 use std::ffi::c_void;
 
 /// The ABI version this crate speaks; the first field of [`Plugin`].
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 /// The name of the one data symbol every plugin exports, a [`Plugin`].
 pub const PLUGIN_SYMBOL: &str = "runjsonrpc2_plugin";
 
@@ -114,5 +114,7 @@ pub struct Writer {
     pub write: unsafe extern "C" fn(ctx: *mut c_void, ptr: *const u8, len: usize),
 }
 
-/// The type of every procedure symbol.
-pub type Procedure = unsafe extern "C" fn(params: Str, extras: Str, out: *const Writer) -> i32;
+/// The type of every procedure symbol: the call's parameter values (one JSON text each, see
+/// `include/runjsonrpc2.h`), the extra variables (a JSON object's text) and the output sink.
+pub type Procedure =
+    unsafe extern "C" fn(params: *const Str, params_len: usize, extras: Str, out: *const Writer) -> i32;

@@ -3,7 +3,6 @@
 use crate::abi::{self, Method, Param, Plugin, Str, Writer};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::Value;
-use serde_json::value::RawValue;
 use std::any::Any;
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -68,13 +67,15 @@ impl AppError for Error {
 }
 
 /// Calls `procedure` through the C ABI as the host does and collects what it
-/// writes: for testing plugins.
+/// writes: for testing plugins. `params` are the values the host would pass,
+/// one JSON text each: for a bound method, one per declared parameter in order
+/// (then the variadic values); for a raw method, the params as sent, or none.
 ///
 /// # Safety
 ///
 /// `procedure` must honour the ABI contract; every procedure made by
 /// [`export!`](crate::export) does.
-pub unsafe fn invoke(procedure: abi::Procedure, params: &str, extras: &str) -> (i32, String) {
+pub unsafe fn invoke(procedure: abi::Procedure, params: &[&str], extras: &str) -> (i32, String) {
     unsafe extern "C" fn append(ctx: *mut std::ffi::c_void, ptr: *const u8, len: usize) {
         // SAFETY: `ctx` is the `Vec<u8>` below, alive and not otherwise borrowed
         // during the call; `ptr` points to `len` readable bytes (or `len` is 0).
@@ -82,10 +83,10 @@ pub unsafe fn invoke(procedure: abi::Procedure, params: &str, extras: &str) -> (
     }
     let mut out = Vec::new();
     let writer = Writer { ctx: (&raw mut out).cast(), write: append };
-    let (params, extras) = (Str::from_bytes(params.as_bytes()), Str::from_bytes(extras.as_bytes()));
-    // SAFETY: the caller vouches for `procedure`; both strings and the writer
-    // outlive the call, and `out` is only touched through the writer meanwhile.
-    let status = unsafe { procedure(params, extras, &writer) };
+    let values: Vec<Str> = params.iter().map(|p| Str::from_bytes(p.as_bytes())).collect();
+    // SAFETY: the caller vouches for `procedure`; the values, the extras and the
+    // writer outlive the call, and `out` is only touched through the writer meanwhile.
+    let status = unsafe { procedure(values.as_ptr(), values.len(), Str::from_bytes(extras.as_bytes()), &writer) };
     (status, String::from_utf8_lossy(&out).into_owned())
 }
 
@@ -97,8 +98,8 @@ fn invalid(message: String) -> Fail {
 }
 
 /// Decodes one value; `what` names it in the error, e.g. `parameter "x"`.
-fn decode<T: DeserializeOwned>(value: &str, what: impl Fn() -> String) -> Result<T, Fail> {
-    serde_json::from_str(value).map_err(|e| {
+fn decode<T: DeserializeOwned>(value: &[u8], what: impl Fn() -> String) -> Result<T, Fail> {
+    serde_json::from_slice(value).map_err(|e| {
         let text = e.to_string();
         // serde_json adds a position, which means nothing for a value cut out of params.
         let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t);
@@ -111,113 +112,122 @@ fn decode<T: DeserializeOwned>(value: &str, what: impl Fn() -> String) -> Result
     })
 }
 
-/// The positional values of a bound call, borrowed from the params text, in declaration order;
-/// up to eight are kept inline (no allocation for most calls).
+/// The parameter values of a call, as the host passed them: one JSON text each.
 pub struct Args<'a> {
-    inline: [Option<&'a RawValue>; 8],
-    more: Vec<&'a RawValue>,
-    len: usize,
+    values: &'a [Str],
     next: usize,
 }
 
 impl<'a> Args<'a> {
-    pub fn parse(params: &'a str) -> Result<Args<'a>, Fail> {
-        let mut args = Args { inline: [None; 8], more: Vec::new(), len: 0, next: 0 };
-        let mut de = serde_json::Deserializer::from_str(params);
-        serde::Deserializer::deserialize_seq(&mut de, Collect(&mut args))
-            .and_then(|()| de.end())
-            .map_err(|_| invalid("params must be a JSON array".into()))?;
-        Ok(args)
-    }
-
-    fn next(&mut self) -> Option<&'a RawValue> {
-        let i = self.next;
-        if i == self.len {
-            return None;
-        }
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let value = self.values.get(self.next)?;
         self.next += 1;
-        if i < 8 { self.inline[i] } else { Some(self.more[i - 8]) }
+        // SAFETY: `call` built `values` from what the host passed, which the ABI requires to
+        // be readable and unchanged for the whole call; `Args` does not outlive the call.
+        Some(unsafe { value.as_bytes() })
     }
 
     pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, Fail> {
         let value = self.next().ok_or_else(|| invalid(format!("missing parameter \"{name}\"")))?;
-        decode(value.get(), || format!("parameter \"{name}\""))
+        decode(value, || format!("parameter \"{name}\""))
     }
 
     /// Absent and `null` both mean "use the default".
     pub fn optional<T: DeserializeOwned>(&mut self, name: &str, default: impl FnOnce() -> T) -> Result<T, Fail> {
         match self.next() {
-            None => Ok(default()),
-            Some(value) if value.get() == "null" => Ok(default()),
-            Some(value) => decode(value.get(), || format!("parameter \"{name}\"")),
+            None | Some(b"null") => Ok(default()),
+            Some(value) => decode(value, || format!("parameter \"{name}\"")),
         }
     }
 
     pub fn variadic<T: DeserializeOwned>(&mut self, name: &str) -> Result<Vec<T>, Fail> {
-        let mut items = Vec::with_capacity(self.len - self.next);
+        let mut items = Vec::with_capacity(self.values.len() - self.next);
         while let Some(v) = self.next() {
             let i = items.len();
-            items.push(decode(v.get(), || format!("parameter \"{name}\" (item {i})"))?);
+            items.push(decode(v, || format!("parameter \"{name}\" (item {i})"))?);
         }
         Ok(items)
     }
 
     pub fn finish(self) -> Result<(), Fail> {
-        match self.len - self.next {
+        match self.values.len() - self.next {
             0 => Ok(()),
-            n => Err(invalid(format!("{} parameter values given, {} declared", self.len, self.len - n))),
+            _ => Err(invalid(format!("{} parameter values given, {} declared", self.values.len(), self.next))),
+        }
+    }
+
+    /// A raw procedure's params as sent; `None` when the request had none.
+    fn raw(mut self) -> Result<Option<&'a [u8]>, Fail> {
+        let params = self.next();
+        match self.next() {
+            None => Ok(params),
+            Some(_) => Err(invalid(format!("a raw procedure takes one params value, {} given", self.values.len()))),
         }
     }
 }
 
-/// Reads a JSON array's elements into [`Args`] as borrowed raw values.
-struct Collect<'s, 'a>(&'s mut Args<'a>);
+/// Decodes the params and the extras of a raw procedure; absent params are `null`.
+pub fn raw_args<P: DeserializeOwned, X: DeserializeOwned>(
+    args: Args<'_>,
+    extras: &[u8],
+    names: (&str, &str),
+) -> Result<(P, X), Fail> {
+    let params = args.raw()?.unwrap_or(b"null");
+    let extras = if extras.is_empty() { b"{}" } else { extras };
+    Ok((
+        decode(params, || format!("parameter \"{}\"", names.0))?,
+        decode(extras, || format!("parameter \"{}\"", names.1))?,
+    ))
+}
 
-impl<'de> serde::de::Visitor<'de> for Collect<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array")
+/// A call's output: a result's JSON text, on the stack while it is short.
+pub struct Output {
+    len: usize,
+    stack: [u8; 128],
+    heap: Vec<u8>,
+}
+
+impl Output {
+    fn new() -> Output {
+        Output { len: 0, stack: [0; 128], heap: Vec::new() }
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let args = self.0;
-        while let Some(value) = seq.next_element::<&'de RawValue>()? {
-            match args.inline.get_mut(args.len) {
-                Some(slot) => *slot = Some(value),
-                None => args.more.push(value),
+
+    fn bytes(&self) -> &[u8] {
+        if self.heap.is_empty() { &self.stack[..self.len] } else { &self.heap }
+    }
+}
+
+impl std::io::Write for Output {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self.stack.get_mut(self.len..self.len + buf.len()) {
+            Some(room) if self.heap.is_empty() => {
+                room.copy_from_slice(buf);
+                self.len += buf.len();
             }
-            args.len += 1;
+            _ => {
+                if self.heap.is_empty() {
+                    self.heap.extend_from_slice(&self.stack[..self.len]);
+                }
+                self.heap.extend_from_slice(buf);
+            }
         }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
     }
 }
 
-/// Decodes one argument of a raw procedure; `absent` stands in for empty text.
-pub fn raw_arg<T: DeserializeOwned>(text: &str, absent: &str, name: &str) -> Result<T, Fail> {
-    let text = if text.is_empty() { absent } else { text };
-    decode(text, || format!("parameter \"{name}\""))
-}
-
-/// A result's JSON text, in a buffer reused from call to call on this thread.
-pub struct Output(Vec<u8>);
-
-thread_local! {
-    static OUTPUT: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
-}
-
 /// Encodes a result.
-pub fn value<T: Serialize>(value: T) -> Result<Output, Fail> {
-    let mut buf = OUTPUT.take();
-    buf.clear();
-    match serde_json::to_writer(&mut buf, &value) {
-        Ok(()) => Ok(Output(buf)),
-        Err(e) => Err(Fail(abi::INTERNAL, format!("cannot encode the result: {e}"))),
-    }
+pub fn value<T: Serialize>(out: &mut Output, value: T) -> Result<(), Fail> {
+    serde_json::to_writer(out, &value).map_err(|e| Fail(abi::INTERNAL, format!("cannot encode the result: {e}")))
 }
 
 /// Encodes a result or an application error.
-pub fn result<T: Serialize, E: AppError>(result: Result<T, E>) -> Result<Output, Fail> {
+pub fn result<T: Serialize, E: AppError>(out: &mut Output, result: Result<T, E>) -> Result<(), Fail> {
     let error = match result {
-        Ok(v) => return value(v),
+        Ok(v) => return value(out, v),
         Err(e) => e,
     };
     let mut fields = serde_json::Map::new();
@@ -229,43 +239,62 @@ pub fn result<T: Serialize, E: AppError>(result: Result<T, E>) -> Result<Output,
     Err(Fail(abi::ERROR, Value::Object(fields).to_string()))
 }
 
-/// Runs one call: decodes the strings, runs `body` with panics caught, writes
-/// the outcome and returns its status. Nothing unwinds out of it.
+/// Runs one call: hands the values to `body` with panics caught, writes the
+/// outcome and returns its status. Nothing unwinds out of it.
 ///
 /// # Safety
 ///
-/// `params` and `extras` must be readable for the call (see [`Str::as_bytes`]);
+/// `params` must be null with `params_len` 0, or point to `params_len` strings;
+/// those strings and `extras` must be readable for the call (see [`Str::as_bytes`]);
 /// `out` must be null or point to a valid writer whose `write` may be called
 /// during the call.
 pub unsafe fn call(
-    params: Str,
+    params: *const Str,
+    params_len: usize,
     extras: Str,
     out: *const Writer,
-    body: impl FnOnce(&str, &str) -> Result<Output, Fail>,
+    body: impl FnOnce(Args<'_>, &[u8], &mut Output) -> Result<(), Fail>,
 ) -> i32 {
     if out.is_null() {
         return abi::INTERNAL;
     }
     quiet_panics();
-    IN_CALL.with(|c| c.set(true));
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        // SAFETY: our caller guarantees both strings are readable for the call.
-        let (params, extras) = unsafe { (params.as_bytes(), extras.as_bytes()) };
-        let text = |bytes, what| std::str::from_utf8(bytes).map_err(|_| invalid(format!("{what} are not UTF-8")));
-        body(text(params, "params")?, text(extras, "extras")?)
-    }));
-    IN_CALL.with(|c| c.set(false));
+    let mut output = Output::new();
+    // One thread-local access per call: the flag is set around the call inside it.
+    let outcome = IN_CALL.with(|in_call| {
+        in_call.set(true);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            if params.is_null() && params_len > 0 {
+                return Err(Fail(abi::INTERNAL, "params is null".into()));
+            }
+            let values = match params_len {
+                0 => &[][..],
+                // SAFETY: non-null (checked above) and pointing to `params_len` strings, as our
+                // caller guarantees; they stay valid and unchanged for the call.
+                n => unsafe { std::slice::from_raw_parts(params, n) },
+            };
+            // SAFETY: our caller guarantees `extras` is readable for the call.
+            let extras = unsafe { extras.as_bytes() };
+            body(Args { values, next: 0 }, extras, &mut output)
+        }));
+        in_call.set(false);
+        outcome
+    });
+    let failed;
     let (status, text) = match outcome {
-        Ok(Ok(Output(json))) => (abi::OK, json),
-        Ok(Err(Fail(status, message))) => (status, message.into_bytes()),
-        Err(payload) => (abi::INTERNAL, panic_message(payload).into_bytes()),
+        Ok(Ok(())) => (abi::OK, output.bytes()),
+        Ok(Err(Fail(status, message))) => {
+            failed = message;
+            (status, failed.as_bytes())
+        }
+        Err(payload) => {
+            failed = panic_message(payload);
+            (abi::INTERNAL, failed.as_bytes())
+        }
     };
     // SAFETY: `out` is non-null, so our caller guarantees it points to a valid
     // writer callable now; `text` is alive and `len` bytes long for the call.
     unsafe { ((*out).write)((*out).ctx, text.as_ptr(), text.len()) };
-    if text.capacity() <= 64 * 1024 {
-        OUTPUT.set(text);
-    }
     status
 }
 

@@ -45,20 +45,22 @@
 //! plugin! { name: "example", version: "0.1.0", methods: [greeting, sum, isqrt, echo] }
 //!
 //! // What follows is the host's side, done by hand: read the table, call a
-//! // procedure with JSON text, collect its output through a writer.
+//! // procedure with its parameter values (one JSON text each), collect its
+//! // output through a writer.
 //! unsafe extern "C" fn append(ctx: *mut std::ffi::c_void, ptr: *const u8, len: usize) {
 //!     // SAFETY: `ctx` is the `Vec<u8>` given in `call`, not otherwise borrowed
 //!     // meanwhile; `ptr` points to `len` readable bytes for this call.
 //!     unsafe { (*ctx.cast::<Vec<u8>>()).extend_from_slice(abi::Str { ptr, len }.as_bytes()) }
 //! }
 //!
-//! fn call(procedure: abi::Procedure, params: &str) -> (i32, String) {
+//! fn call(procedure: abi::Procedure, params: &[&str]) -> (i32, String) {
 //!     let mut out = Vec::new(); // the host's buffer: it allocates and frees it
 //!     let writer = abi::Writer { ctx: (&raw mut out).cast(), write: append };
-//!     let (params, extras) = (abi::Str::from_bytes(params.as_bytes()), abi::Str::new(r#"{"user":"ann"}"#));
-//!     // SAFETY: `export!` made the procedure, so it honours the ABI; the strings
-//!     // and the writer outlive the call.
-//!     let status = unsafe { procedure(params, extras, &writer) };
+//!     let values: Vec<abi::Str> = params.iter().map(|p| abi::Str::from_bytes(p.as_bytes())).collect();
+//!     let extras = abi::Str::new(r#"{"user":"ann"}"#);
+//!     // SAFETY: `export!` made the procedure, so it honours the ABI; the values,
+//!     // the strings they point to and the writer outlive the call.
+//!     let status = unsafe { procedure(values.as_ptr(), values.len(), extras, &writer) };
 //!     (status, String::from_utf8(out).unwrap())
 //! }
 //!
@@ -74,16 +76,17 @@
 //!
 //!     // The host would dlsym("rj2_greeting"); in this program it is `greeting::procedure`.
 //!     for (procedure, params, status, text) in [
-//!         (greeting::procedure as abi::Procedure, r#"["Ann"]"#, abi::OK, r#""Hello, Ann!""#),
-//!         (greeting::procedure, "[null]", abi::OK, r#""Hello, world!""#),
-//!         (sum::procedure, "[1, 2.5, 3]", abi::OK, "6.5"),
-//!         (isqrt::procedure, "[-4]", abi::ERROR, r#"{"kind":"Negative","message":"-4 is negative"}"#),
-//!         (isqrt::procedure, r#"["16"]"#, abi::INVALID_PARAMS,
+//!         (greeting::procedure as abi::Procedure, &[r#""Ann""#][..], abi::OK, r#""Hello, Ann!""#),
+//!         (greeting::procedure, &["null"], abi::OK, r#""Hello, world!""#),
+//!         (sum::procedure, &["1", "2.5", "3"], abi::OK, "6.5"),
+//!         (isqrt::procedure, &["-4"], abi::ERROR, r#"{"kind":"Negative","message":"-4 is negative"}"#),
+//!         (isqrt::procedure, &[r#""16""#], abi::INVALID_PARAMS,
 //!             r#"invalid type for parameter "n": expected i64, found string "16""#),
-//!         (echo::procedure, r#"{"x": 1}"#, abi::OK, r#"{"extras":{"user":"ann"},"params":{"x":1}}"#),
+//!         // A raw procedure gets the params as sent, as one value.
+//!         (echo::procedure, &[r#"{"x": 1}"#], abi::OK, r#"{"extras":{"user":"ann"},"params":{"x":1}}"#),
 //!     ] {
 //!         let got = call(procedure, params);
-//!         println!("{params} -> {} {}", got.0, got.1);
+//!         println!("{params:?} -> {} {}", got.0, got.1);
 //!         assert_eq!(got, (status, text.to_string()));
 //!     }
 //!     // The functions stay ordinary Rust functions.
@@ -100,7 +103,9 @@
 //! comment. Write `export!` at module level (not inside a function body); the
 //! generated module sees the items of the module around it.
 //!
-//! Parameters, bound by position from the JSON array the host passes:
+//! Parameters, bound by position from the values the host passes (one JSON
+//! text per declared parameter, in order; the host has already matched named
+//! params and extra variables to them):
 //! - `name: T` is required; `T: DeserializeOwned`. A missing value is an
 //!   invalid-params error (`missing parameter "name"`), so is a value of the
 //!   wrong type (`invalid type for parameter "name": expected i64, found string "42"`).
@@ -148,7 +153,7 @@ pub use {serde, serde_json};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::glue::{Args, call, method, param, plugin, raw_arg, result, value};
+    pub use crate::glue::{Args, Output, call, method, param, plugin, raw_args, result, value};
 }
 
 /// Exports one procedure; see the [crate docs](crate) for the forms.
@@ -180,7 +185,7 @@ macro_rules! __export {
     (@attrs $a:tt $d:tt $form:ident $vis:vis fn $name:ident $p:tt $body:block) => {
         $crate::__export! { @$form unit $a $d $vis $name $p [] $body }
     };
-    // Bound procedures: params is a JSON array, one value per declared parameter.
+    // Bound procedures: one value per declared parameter, then the variadic ones.
     (@bound $fin:ident [$($a:tt)*] $d:tt $vis:vis $name:ident
         ($($(#[$pa:ident])? $pn:ident : $pt:ty $(= $pd:expr)?),* $(,)?) [$($ret:tt)*] $body:block) => {
         $($a)*
@@ -188,12 +193,12 @@ macro_rules! __export {
 
         $crate::__export! { @module $vis $name $d METHOD_BOUND
             [$($crate::__private::param(stringify!($pn), $crate::__export!(@kind [$($pa)?] [$($pd)?]))),*]
-            |params, _extras| {
+            |args, _extras, out| {
                 #[allow(unused_mut)]
-                let mut args = $crate::__private::Args::parse(params)?;
+                let mut args = args;
                 $(let $pn: $pt = $crate::__export!(@arg args $pn [$($pa)?] [$($pd)?]);)*
                 args.finish()?;
-                $crate::__export!(@finish $fin super::$name($($pn),*))
+                $crate::__export!(@finish $fin out super::$name($($pn),*))
             }
         }
     };
@@ -203,16 +208,15 @@ macro_rules! __export {
         $($a)*
         $vis fn $name($p: $pt, $e: $et) $($ret)* $body
 
-        $crate::__export! { @module $vis $name $d METHOD_RAW [] |params, extras| {
-            let $p: $pt = $crate::__private::raw_arg(params, "null", stringify!($p))?;
-            let $e: $et = $crate::__private::raw_arg(extras, "{}", stringify!($e))?;
-            $crate::__export!(@finish $fin super::$name($p, $e))
+        $crate::__export! { @module $vis $name $d METHOD_RAW [] |args, extras, out| {
+            let ($p, $e): ($pt, $et) = $crate::__private::raw_args(args, extras, (stringify!($p), stringify!($e)))?;
+            $crate::__export!(@finish $fin out super::$name($p, $e))
         } }
     };
     (@raw $($rest:tt)*) => {
         compile_error!("a #[raw] procedure takes exactly two parameters: `params: P, extras: X`");
     };
-    (@module $vis:vis $name:ident [$($d:literal)*] $flags:ident [$($param:expr),*] |$params:ident, $extras:ident| $body:block) => {
+    (@module $vis:vis $name:ident [$($d:literal)*] $flags:ident [$($param:expr),*] |$args:ident, $extras:ident, $out:ident| $body:block) => {
         #[doc(hidden)]
         $vis mod $name {
             #[allow(unused_imports)]
@@ -231,17 +235,20 @@ macro_rules! __export {
             ///
             /// # Safety
             ///
-            /// As for every `rj2_procedure`: both strings readable for the call,
-            /// `out` a valid writer (or null).
+            /// As for every `rj2_procedure`: `params_len` readable strings at
+            /// `params` (or none), readable `extras`, `out` a valid writer (or null).
             #[unsafe(export_name = concat!("rj2_", stringify!($name)))]
             pub unsafe extern "C" fn procedure(
-                params: $crate::abi::Str,
+                params: *const $crate::abi::Str,
+                params_len: usize,
                 extras: $crate::abi::Str,
                 out: *const $crate::abi::Writer,
             ) -> i32 {
-                // SAFETY: `call` needs readable `params`/`extras` and a valid or
-                // null `out`, which is exactly what our own caller guarantees.
-                unsafe { $crate::__private::call(params, extras, out, |$params, $extras| $body) }
+                // SAFETY: `call` needs exactly what our own caller guarantees: readable
+                // params and extras, and a valid or null `out`.
+                unsafe {
+                    $crate::__private::call(params, params_len, extras, out, |$args, $extras, $out| $body)
+                }
             }
         }
     };
@@ -253,11 +260,11 @@ macro_rules! __export {
     (@arg $args:ident $pn:ident [] [$d:expr]) => { $args.optional(stringify!($pn), || $d)? };
     (@arg $args:ident $pn:ident [variadic] []) => { $args.variadic(stringify!($pn))? };
     (@arg $($other:tt)*) => { unreachable!() };
-    (@finish result $call:expr) => { $crate::__private::result($call) };
-    (@finish value $call:expr) => { $crate::__private::value($call) };
-    (@finish unit $call:expr) => {{
+    (@finish result $out:ident $call:expr) => { $crate::__private::result($out, $call) };
+    (@finish value $out:ident $call:expr) => { $crate::__private::value($out, $call) };
+    (@finish unit $out:ident $call:expr) => {{
         $call;
-        $crate::__private::value(())
+        $crate::__private::value($out, ())
     }};
 }
 

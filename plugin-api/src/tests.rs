@@ -39,40 +39,41 @@ plugin! { name: "test", version: "1.2.3", methods: [greeting, subtract, sum, fai
 
 #[test]
 fn procedures_answer_through_the_abi() {
-    let cases: &[(abi::Procedure, &str, i32, &str)] = &[
-        (greeting::procedure, r#"["Ann"]"#, OK, r#""Hello, Ann!""#),
-        (greeting::procedure, "[]", OK, r#""Hello, world!""#),
-        (greeting::procedure, "[null]", OK, r#""Hello, world!""#),
-        (subtract::procedure, "[42, 23]", OK, "19"),
+    let cases: &[(abi::Procedure, &[&str], i32, &str)] = &[
+        (greeting::procedure, &[r#""Ann""#], OK, r#""Hello, Ann!""#),
+        (greeting::procedure, &[], OK, r#""Hello, world!""#),
+        (greeting::procedure, &["null"], OK, r#""Hello, world!""#),
+        (subtract::procedure, &["42", "23"], OK, "19"),
         (
             subtract::procedure,
-            r#"["42", 23]"#,
+            &[r#""42""#, "23"],
             INVALID_PARAMS,
             r#"invalid type for parameter "minuend": expected i64, found string "42""#,
         ),
-        (subtract::procedure, "[42]", INVALID_PARAMS, r#"missing parameter "subtrahend""#),
-        (subtract::procedure, "[1, 2, 3]", INVALID_PARAMS, "3 parameter values given, 2 declared"),
-        (subtract::procedure, r#"{"minuend": 1}"#, INVALID_PARAMS, "params must be a JSON array"),
-        (sum::procedure, "[]", OK, "0.0"),
-        (sum::procedure, "[1, 2.5, 3]", OK, "6.5"),
+        (subtract::procedure, &["42"], INVALID_PARAMS, r#"missing parameter "subtrahend""#),
+        (subtract::procedure, &["1", "2", "3"], INVALID_PARAMS, "3 parameter values given, 2 declared"),
+        (subtract::procedure, &["1", "2x"], INVALID_PARAMS, r#"invalid parameter "subtrahend": trailing characters"#),
+        (echo_params::procedure, &["[]", "[]"], INVALID_PARAMS, "a raw procedure takes one params value, 2 given"),
+        (sum::procedure, &[], OK, "0.0"),
+        (sum::procedure, &["1", "2.5", "3"], OK, "6.5"),
         (
             sum::procedure,
-            r#"[1, "x"]"#,
+            &["1", r#""x""#],
             INVALID_PARAMS,
             r#"invalid type for parameter "numbers" (item 1): expected f64, found string "x""#,
         ),
-        (fail::procedure, r#"["no"]"#, ERROR, r#"{"kind":"SampleError","message":"no"}"#),
-        (busy::procedure, "[5]", ERROR, r#"{"data":{"retry":5},"kind":"Busy","message":"try later"}"#),
-        (nothing::procedure, "[]", OK, "null"),
-        (boom::procedure, "[1]", INTERNAL, "it broke"),
-        (subtract::procedure, "[1, 2]", OK, "-1"), // a panic leaves later calls working
-        (echo_params::procedure, r#"{"a": [1]}"#, OK, r#"{"extras":{"user":"ann"},"params":{"a":[1]}}"#),
-        (echo_params::procedure, "", OK, r#"{"extras":{"user":"ann"},"params":null}"#),
+        (fail::procedure, &[r#""no""#], ERROR, r#"{"kind":"SampleError","message":"no"}"#),
+        (busy::procedure, &["5"], ERROR, r#"{"data":{"retry":5},"kind":"Busy","message":"try later"}"#),
+        (nothing::procedure, &[], OK, "null"),
+        (boom::procedure, &["1"], INTERNAL, "it broke"),
+        (subtract::procedure, &["1", "2"], OK, "-1"), // a panic leaves later calls working
+        (echo_params::procedure, &[r#"{"a": [1]}"#], OK, r#"{"extras":{"user":"ann"},"params":{"a":[1]}}"#),
+        (echo_params::procedure, &[], OK, r#"{"extras":{"user":"ann"},"params":null}"#),
     ];
     for &(procedure, params, status, text) in cases {
         // SAFETY: every procedure here was made by `export!`.
         let got = unsafe { invoke(procedure, params, r#"{"user":"ann"}"#) };
-        assert_eq!(got, (status, text.to_string()), "params {params}");
+        assert_eq!(got, (status, text.to_string()), "params {params:?}");
     }
 }
 

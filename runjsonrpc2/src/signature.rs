@@ -243,18 +243,21 @@ impl<'a> Args<'a> {
         result.map_err(|e| Failure::InvalidParams(format!("invalid parameter \"{name}\": {}", short(&e))))
     }
 
-    /// The bound values as one JSON array: each fixed slot in order (absent ones `null`),
-    /// then the variadic values. This is what bound plugin procedures receive.
-    pub fn to_array(&self, out: &mut Vec<u8>) {
-        out.push(b'[');
+    /// How many values [`Args::values`] yields.
+    pub fn len(&self) -> usize {
+        self.fixed.len() + self.rest.len()
+    }
+
+    /// Whether no parameter values are bound.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bound values as JSON texts: each fixed slot in order (absent ones `null`), then the
+    /// variadic values. This is what bound plugin procedures receive.
+    pub fn values(&self) -> impl Iterator<Item = &'a str> + '_ {
         let fixed = self.fixed.iter().map(|v| v.map_or(NULL, RawValue::get));
-        for (i, v) in fixed.chain(self.rest.iter().map(|v| v.get())).enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            out.extend_from_slice(v.as_bytes());
-        }
-        out.push(b']');
+        fixed.chain(self.rest.iter().map(|v| v.get()))
     }
 }
 

@@ -6,7 +6,7 @@
  * Build:   cc -shared -fPIC -I plugin-api/include sample-plugins/c/cgreet.c -o libcgreet.so
  *
  * Fault-test switches (each makes a deliberately broken plugin):
- *   -DRJ2_TEST_BAD_ABI    abi_version is 2
+ *   -DRJ2_TEST_BAD_ABI    abi_version is one more than RJ2_ABI_VERSION
  *   -DRJ2_TEST_DUP        a second method named "greet"
  *   -DRJ2_TEST_NULL       a method name with a NULL pointer and length 4
  *   -DRJ2_TEST_BADJSON    methods bad_json (OK with invalid JSON) and bad_utf8 (OK with a string holding byte 0xff)
@@ -23,8 +23,8 @@
 
 #define S(lit) { lit, sizeof(lit) - 1 }
 
-int32_t cgreet_greet(rj2_str params, rj2_str extras, const rj2_writer *out);
-int32_t cgreet_add(rj2_str params, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_greet(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_add(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
 static void put(const rj2_writer *out, const char *s, size_t len) {
     out->write(out->ctx, s, len);
@@ -35,21 +35,24 @@ static int32_t answer(const rj2_writer *out, int32_t status, const char *text) {
     return status;
 }
 
-/* A cursor over the params text. Only the shapes these methods accept are
- * parsed: an array of strings or nulls (greet) or of integers (add). */
+/* A cursor over one parameter value's JSON text. Only the shapes these
+ * methods accept are parsed: a string or null (greet), an integer (add). */
 typedef struct cursor {
     const char *p, *end;
 } cursor;
 
-static cursor open_params(rj2_str params) {
+static cursor open_value(rj2_str value) {
     static const char empty[1] = "";
     cursor c = { empty, empty };
-    if (params.len > 0) {
-        c.p = params.ptr;
-        c.end = params.ptr + params.len;
+    if (value.len > 0) {
+        c.p = value.ptr;
+        c.end = value.ptr + value.len;
     }
     return c;
 }
+
+/* Scans a whole value with `scan`; true when it matched and nothing follows. */
+#define SCAN_WHOLE(value, scan, out) (c = open_value(value), scan(&c, out) && at_end(&c))
 
 static size_t left(const cursor *c) {
     return (size_t)(c->end - c->p);
@@ -149,18 +152,23 @@ static int at_end(cursor *c) {
     return left(c) == 0;
 }
 
-int32_t cgreet_greet(rj2_str params, rj2_str extras, const rj2_writer *out) {
-    cursor c = open_params(params);
-    rj2_str name, punctuation = S("!");
+/* The host binds params to the table's parameters: greet always gets two
+ * values (punctuation is its default "!" when the client gave none), add two. */
+int32_t cgreet_greet(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
+    cursor c;
+    rj2_str name, punctuation;
     (void)extras;
-    if (!eat(&c, "["))
-        return answer(out, RJ2_INVALID_PARAMS, "params must be a JSON array");
-    if (!scan_string(&c, &name))
-        return answer(out, RJ2_INVALID_PARAMS, "parameter \"name\" must be a string");
-    if (eat(&c, ",") && !eat(&c, "null") && !scan_string(&c, &punctuation))
-        return answer(out, RJ2_INVALID_PARAMS, "parameter \"punctuation\" must be a string");
-    if (!eat(&c, "]") || !at_end(&c))
+    if (params_len != 2)
         return answer(out, RJ2_INVALID_PARAMS, "greet takes (name, punctuation = \"!\")");
+    if (!SCAN_WHOLE(params[0], scan_string, &name))
+        return answer(out, RJ2_INVALID_PARAMS, "parameter \"name\" must be a string");
+    if (!SCAN_WHOLE(params[1], scan_string, &punctuation)) {
+        c = open_value(params[1]);
+        if (!eat(&c, "null") || !at_end(&c))
+            return answer(out, RJ2_INVALID_PARAMS, "parameter \"punctuation\" must be a string");
+        punctuation.ptr = "!";
+        punctuation.len = 1;
+    }
     put(out, "\"Hello, ", 8);
     put(out, name.ptr, name.len);
     put(out, punctuation.ptr, punctuation.len);
@@ -168,19 +176,17 @@ int32_t cgreet_greet(rj2_str params, rj2_str extras, const rj2_writer *out) {
     return RJ2_OK;
 }
 
-int32_t cgreet_add(rj2_str params, rj2_str extras, const rj2_writer *out) {
-    cursor c = open_params(params);
+int32_t cgreet_add(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
+    cursor c;
     long long a, b;
     char text[128];
     (void)extras;
-    if (!eat(&c, "["))
-        return answer(out, RJ2_INVALID_PARAMS, "params must be a JSON array");
-    if (!scan_int(&c, &a))
-        return answer(out, RJ2_INVALID_PARAMS, "parameter \"a\" must be a 64-bit integer");
-    if (!eat(&c, ",") || !scan_int(&c, &b))
-        return answer(out, RJ2_INVALID_PARAMS, "parameter \"b\" must be a 64-bit integer");
-    if (!eat(&c, "]") || !at_end(&c))
+    if (params_len != 2)
         return answer(out, RJ2_INVALID_PARAMS, "add takes (a, b)");
+    if (!SCAN_WHOLE(params[0], scan_int, &a))
+        return answer(out, RJ2_INVALID_PARAMS, "parameter \"a\" must be a 64-bit integer");
+    if (!SCAN_WHOLE(params[1], scan_int, &b))
+        return answer(out, RJ2_INVALID_PARAMS, "parameter \"b\" must be a 64-bit integer");
     if ((b > 0 && a > LLONG_MAX - b) || (b < 0 && a < LLONG_MIN - b)) {
         snprintf(text, sizeof text, "{\"kind\":\"Overflow\",\"message\":\"%lld + %lld overflows\"}", a, b);
         return answer(out, RJ2_ERROR, text);
@@ -190,27 +196,30 @@ int32_t cgreet_add(rj2_str params, rj2_str extras, const rj2_writer *out) {
 }
 
 #ifdef RJ2_TEST_BADJSON
-int32_t cgreet_bad_json(rj2_str params, rj2_str extras, const rj2_writer *out);
-int32_t cgreet_bad_utf8(rj2_str params, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_bad_json(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_bad_utf8(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
-int32_t cgreet_bad_json(rj2_str params, rj2_str extras, const rj2_writer *out) {
+int32_t cgreet_bad_json(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
     (void)params;
+    (void)params_len;
     (void)extras;
     return answer(out, RJ2_OK, "{not json");
 }
 
-int32_t cgreet_bad_utf8(rj2_str params, rj2_str extras, const rj2_writer *out) {
+int32_t cgreet_bad_utf8(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
     (void)params;
+    (void)params_len;
     (void)extras;
     return answer(out, RJ2_OK, "\"bad \xff byte\"");
 }
 #endif
 
 #ifdef RJ2_TEST_BAD_STATUS
-int32_t cgreet_bad_status(rj2_str params, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_bad_status(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
-int32_t cgreet_bad_status(rj2_str params, rj2_str extras, const rj2_writer *out) {
+int32_t cgreet_bad_status(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
     (void)params;
+    (void)params_len;
     (void)extras;
     return answer(out, 42, "42 is no status");
 }
@@ -255,7 +264,7 @@ static const rj2_method methods[] = {
 
 const rj2_plugin runjsonrpc2_plugin = {
 #ifdef RJ2_TEST_BAD_ABI
-    2u,
+    RJ2_ABI_VERSION + 1u,
 #else
     RJ2_ABI_VERSION,
 #endif

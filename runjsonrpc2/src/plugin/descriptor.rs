@@ -37,8 +37,8 @@ impl Descriptor {
 /// Copies and checks the descriptor behind `plugin`, whose ABI version was already checked.
 ///
 /// # Safety
-/// `plugin` must point at a readable `abi::Plugin` of ABI version 1, and every non-null
-/// pointer with a non-zero length inside it must point at that many readable items.
+/// `plugin` must point at a readable `abi::Plugin` of the ABI version this crate speaks, and
+/// every non-null pointer with a non-zero length inside it must point at that many readable items.
 pub unsafe fn read(plugin: *const abi::Plugin) -> Result<Descriptor, String> {
     // SAFETY: the caller guarantees `plugin` points at a readable `abi::Plugin`.
     let p = unsafe { plugin.read() };

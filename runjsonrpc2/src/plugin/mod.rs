@@ -188,7 +188,7 @@ fn read_descriptor(lib: &'static libloading::Library, display: &str) -> Result<D
     if found != abi::ABI_VERSION {
         return Err(PluginError::Abi { lib: display.to_owned(), found });
     }
-    // SAFETY: the version matches, so the symbol is an `abi::Plugin` laid out as in version 1;
+    // SAFETY: the version matches, so the symbol has the layout of this ABI's `abi::Plugin`;
     // `descriptor::read` checks every pointer for null, alignment and bounded length.
     unsafe { descriptor::read(ptr) }.map_err(table)
 }
@@ -201,10 +201,6 @@ pub struct PluginProcedure {
     func: abi::Procedure,
     signature: Signature,
     label: String,
-}
-
-thread_local! {
-    static BOUND: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 /// What the writer callback appends to.
@@ -239,24 +235,39 @@ impl Procedure for PluginProcedure {
     }
 
     fn call(&self, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
-        // The bound params are written to a per-thread buffer, reused from call to call.
-        let mut bound = BOUND.take();
-        bound.clear();
-        let params: &[u8] = match self.signature {
-            Signature::Raw => args.raw.map_or(&[], |r| r.get().as_bytes()),
+        // The values are slices of the request (or of the signature's defaults), handed over
+        // as they are: up to eight inline, more on the heap.
+        let mut inline = [abi::Str::EMPTY; 8];
+        let heap: Vec<abi::Str>;
+        let values: &[abi::Str] = match self.signature {
+            Signature::Raw => match args.raw {
+                Some(raw) => {
+                    inline[0] = abi::Str::from_bytes(raw.get().as_bytes());
+                    &inline[..1]
+                }
+                None => &[],
+            },
             Signature::Params(_) => {
-                args.to_array(&mut bound);
-                &bound
+                let n = args.len();
+                if n <= inline.len() {
+                    for (slot, value) in inline.iter_mut().zip(args.values()) {
+                        *slot = abi::Str::from_bytes(value.as_bytes());
+                    }
+                    &inline[..n]
+                } else {
+                    heap = args.values().map(|v| abi::Str::from_bytes(v.as_bytes())).collect();
+                    &heap
+                }
             }
         };
         let extras = args.extras.as_json().as_bytes();
         let mark = out.len();
         let mut sink = Sink { out, mark, overflow: false };
         let writer = abi::Writer { ctx: (&raw mut sink).cast(), write: write_sink };
-        // SAFETY: `func` has the ABI's procedure type (see `Loader::procedure`); the params and
-        // extras slices and the writer outlive the call, and the plugin must not keep them.
-        let status = unsafe { (self.func)(abi::Str::from_bytes(params), abi::Str::from_bytes(extras), &writer) };
-        BOUND.set(bound);
+        // SAFETY: `func` has the ABI's procedure type (see `Loader::procedure`); `values` holds
+        // `values.len()` strings that, like the extras and the writer, outlive the call, and the
+        // plugin must not keep them.
+        let status = unsafe { (self.func)(values.as_ptr(), values.len(), abi::Str::from_bytes(extras), &writer) };
         let overflow = sink.overflow;
         let valid_json = |b: &[u8]| std::str::from_utf8(b).is_ok_and(|t| serde_json::from_str::<IgnoredAny>(t).is_ok());
         if status == abi::OK && !overflow && valid_json(&out[mark..]) {

@@ -145,51 +145,56 @@ mod tests {
 
     #[test]
     fn arithmetic_and_errors_through_the_abi() {
-        let cases: &[(abi::Procedure, &str, i32, &str)] = &[
-            (subtract::procedure, "[42, 23]", OK, "19"),
-            (subtract::procedure, "[4.5, 0.5]", OK, "4.0"),
+        let cases: &[(abi::Procedure, &[&str], i32, &str)] = &[
+            (subtract::procedure, &["42", "23"], OK, "19"),
+            (subtract::procedure, &["4.5", "0.5"], OK, "4.0"),
             (
                 subtract::procedure,
-                "[-9223372036854775808, 1]",
+                &["-9223372036854775808", "1"],
                 ERROR,
                 r#"{"kind":"Overflow","message":"-9223372036854775808 - 1 overflows"}"#,
             ),
-            (subtract::procedure, "[0, -9223372036854775808]", OK, "9223372036854775808"),
+            (subtract::procedure, &["0", "-9223372036854775808"], OK, "9223372036854775808"),
             (
                 subtract::procedure,
-                r#"["42", 1]"#,
+                &[r#""42""#, "1"],
                 INVALID_PARAMS,
                 r#"invalid type for parameter "minuend": expected a JSON number, found string "42""#,
             ),
             (
                 add::procedure,
-                "[18446744073709551615, 1]",
+                &["18446744073709551615", "1"],
                 ERROR,
                 r#"{"kind":"Overflow","message":"18446744073709551615 + 1 overflows"}"#,
             ),
-            (add::procedure, "[1e308, 1e308]", ERROR, r#"{"kind":"Overflow","message":"1e+308 + 1e+308 overflows"}"#),
-            (sum::procedure, "[]", OK, "0"),
-            (sum::procedure, "[1, 2, 3.5]", OK, "6.5"),
-            (update::procedure, r#"[1, "a", null]"#, OK, "null"),
-            (foobar::procedure, "[]", OK, "null"),
-            (get_data::procedure, "[]", OK, r#"["hello",5]"#),
-            (echo::procedure, r#"[{"a":[1,null]}]"#, OK, r#"{"a":[1,null]}"#),
-            (sleep::procedure, "[1]", OK, "1"),
-            (fail::procedure, r#"["bad"]"#, ERROR, r#"{"kind":"SampleError","message":"bad"}"#),
+            (
+                add::procedure,
+                &["1e308", "1e308"],
+                ERROR,
+                r#"{"kind":"Overflow","message":"1e+308 + 1e+308 overflows"}"#,
+            ),
+            (sum::procedure, &[], OK, "0"),
+            (sum::procedure, &["1", "2", "3.5"], OK, "6.5"),
+            (update::procedure, &["1", r#""a""#, "null"], OK, "null"),
+            (foobar::procedure, &[], OK, "null"),
+            (get_data::procedure, &[], OK, r#"["hello",5]"#),
+            (echo::procedure, &[r#"{"a":[1,null]}"#], OK, r#"{"a":[1,null]}"#),
+            (sleep::procedure, &["1"], OK, "1"),
+            (fail::procedure, &[r#""bad""#], ERROR, r#"{"kind":"SampleError","message":"bad"}"#),
             (
                 fail::procedure,
-                r#"["bad", {"n": 1}]"#,
+                &[r#""bad""#, r#"{"n": 1}"#],
                 ERROR,
                 r#"{"data":{"n":1},"kind":"SampleError","message":"bad"}"#,
             ),
-            (boom::procedure, "[]", INTERNAL, "boom: the sample plugin panicked on purpose"),
-            (raw_echo::procedure, "", OK, r#"{"extras":{},"params":null}"#),
-            (raw_boom::procedure, "[]", INTERNAL, "raw_boom: the sample plugin panicked on purpose"),
+            (boom::procedure, &[], INTERNAL, "boom: the sample plugin panicked on purpose"),
+            (raw_echo::procedure, &[], OK, r#"{"extras":{},"params":null}"#),
+            (raw_boom::procedure, &["[]"], INTERNAL, "raw_boom: the sample plugin panicked on purpose"),
         ];
         for &(procedure, params, status, text) in cases {
             // SAFETY: every procedure here was made by `export!`.
             let got = unsafe { runjsonrpc2_plugin::invoke(procedure, params, "{}") };
-            assert_eq!(got, (status, text.to_string()), "params {params}");
+            assert_eq!(got, (status, text.to_string()), "params {params:?}");
         }
     }
 }
