@@ -156,6 +156,10 @@ fn bad_plugin_output_is_internal_error() {
         let got = call(&rpc, method, "[]");
         assert_eq!(got, r#"{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":1}"#, "{method}");
     }
+    // What a procedure wrote before resetting the writer is gone from the answer.
+    let got = call(&rpc, "half", "[]");
+    let want = r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"the writer was reset"},"id":1}"#;
+    assert_eq!(got, want);
     let got = call(&rpc, "missing", "[]");
     assert!(got.contains(r#""code":-32601"#), "{got}");
     assert!(call(&rpc, "add", "[1,2]").contains(r#""result":3"#));

@@ -76,11 +76,15 @@ typedef struct rj2_plugin {
 } rj2_plugin;
 
 /* Output sink provided by the host for the duration of one call. `write`
- * appends bytes; it may be called any number of times, but never from two
- * threads at once, and never after the procedure returns. */
+ * appends bytes; it may be called any number of times, so a result can be
+ * written piece by piece as it is encoded. `reset` discards everything the
+ * call has written so far: a procedure that fails half-way through writing
+ * its result calls it before writing the error. Neither may be called from
+ * two threads at once, nor after the procedure returns. */
 typedef struct rj2_writer {
     void *ctx;
     void (*write)(void *ctx, const char *ptr, size_t len);
+    void (*reset)(void *ctx);
 } rj2_writer;
 
 /* Procedure status codes. */

@@ -107,11 +107,12 @@ unsafe impl Sync for Method {}
 // SAFETY: as for `Plugin`: the pointers lead only to immutable 'static data.
 unsafe impl Sync for Param {}
 
-/// The host's output sink for one call.
+/// The host's output sink for one call: `write` appends, `reset` discards what the call wrote.
 #[repr(C)]
 pub struct Writer {
     pub ctx: *mut c_void,
     pub write: unsafe extern "C" fn(ctx: *mut c_void, ptr: *const u8, len: usize),
+    pub reset: unsafe extern "C" fn(ctx: *mut c_void),
 }
 
 /// The type of every procedure symbol: the call's parameter values (one JSON text each, see

@@ -81,8 +81,12 @@ pub unsafe fn invoke(procedure: abi::Procedure, params: &[&str], extras: &str) -
         // during the call; `ptr` points to `len` readable bytes (or `len` is 0).
         unsafe { (*ctx.cast::<Vec<u8>>()).extend_from_slice(Str { ptr, len }.as_bytes()) }
     }
+    unsafe extern "C" fn clear(ctx: *mut std::ffi::c_void) {
+        // SAFETY: as in `append`.
+        unsafe { (*ctx.cast::<Vec<u8>>()).clear() }
+    }
     let mut out = Vec::new();
-    let writer = Writer { ctx: (&raw mut out).cast(), write: append };
+    let writer = Writer { ctx: (&raw mut out).cast(), write: append, reset: clear };
     let values: Vec<Str> = params.iter().map(|p| Str::from_bytes(p.as_bytes())).collect();
     // SAFETY: the caller vouches for `procedure`; the values, the extras and the
     // writer outlive the call, and `out` is only touched through the writer meanwhile.
@@ -180,37 +184,18 @@ pub fn raw_args<P: DeserializeOwned, X: DeserializeOwned>(
     ))
 }
 
-/// A call's output: a result's JSON text, on the stack while it is short.
-pub struct Output {
-    len: usize,
-    stack: [u8; 128],
-    heap: Vec<u8>,
+/// Where a call's result goes: straight to the host's writer, piece by piece as it is encoded.
+pub struct Output<'w> {
+    writer: &'w Writer,
+    wrote: bool,
 }
 
-impl Output {
-    fn new() -> Output {
-        Output { len: 0, stack: [0; 128], heap: Vec::new() }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        if self.heap.is_empty() { &self.stack[..self.len] } else { &self.heap }
-    }
-}
-
-impl std::io::Write for Output {
+impl std::io::Write for Output<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        match self.stack.get_mut(self.len..self.len + buf.len()) {
-            Some(room) if self.heap.is_empty() => {
-                room.copy_from_slice(buf);
-                self.len += buf.len();
-            }
-            _ => {
-                if self.heap.is_empty() {
-                    self.heap.extend_from_slice(&self.stack[..self.len]);
-                }
-                self.heap.extend_from_slice(buf);
-            }
-        }
+        self.wrote = true;
+        // SAFETY: only `call` makes an `Output`, from the valid writer its caller passed, and
+        // the borrow keeps it within the call; `buf` is readable for `buf.len()` bytes.
+        unsafe { (self.writer.write)(self.writer.ctx, buf.as_ptr(), buf.len()) };
         Ok(buf.len())
     }
 
@@ -220,12 +205,12 @@ impl std::io::Write for Output {
 }
 
 /// Encodes a result.
-pub fn value<T: Serialize>(out: &mut Output, value: T) -> Result<(), Fail> {
+pub fn value<T: Serialize>(out: &mut Output<'_>, value: T) -> Result<(), Fail> {
     serde_json::to_writer(out, &value).map_err(|e| Fail(abi::INTERNAL, format!("cannot encode the result: {e}")))
 }
 
 /// Encodes a result or an application error.
-pub fn result<T: Serialize, E: AppError>(out: &mut Output, result: Result<T, E>) -> Result<(), Fail> {
+pub fn result<T: Serialize, E: AppError>(out: &mut Output<'_>, result: Result<T, E>) -> Result<(), Fail> {
     let error = match result {
         Ok(v) => return value(out, v),
         Err(e) => e,
@@ -253,13 +238,15 @@ pub unsafe fn call(
     params_len: usize,
     extras: Str,
     out: *const Writer,
-    body: impl FnOnce(Args<'_>, &[u8], &mut Output) -> Result<(), Fail>,
+    body: impl FnOnce(Args<'_>, &[u8], &mut Output<'_>) -> Result<(), Fail>,
 ) -> i32 {
     if out.is_null() {
         return abi::INTERNAL;
     }
+    // SAFETY: non-null, so our caller guarantees it points to a writer valid for the call.
+    let writer = unsafe { &*out };
     quiet_panics();
-    let mut output = Output::new();
+    let mut output = Output { writer, wrote: false };
     // One thread-local access per call: the flag is set around the call inside it.
     let outcome = IN_CALL.with(|in_call| {
         in_call.set(true);
@@ -280,21 +267,19 @@ pub unsafe fn call(
         in_call.set(false);
         outcome
     });
-    let failed;
-    let (status, text) = match outcome {
-        Ok(Ok(())) => (abi::OK, output.bytes()),
-        Ok(Err(Fail(status, message))) => {
-            failed = message;
-            (status, failed.as_bytes())
-        }
-        Err(payload) => {
-            failed = panic_message(payload);
-            (abi::INTERNAL, failed.as_bytes())
-        }
+    let (status, message) = match outcome {
+        Ok(Ok(())) => return abi::OK,
+        Ok(Err(Fail(status, message))) => (status, message),
+        Err(payload) => (abi::INTERNAL, panic_message(payload)),
     };
-    // SAFETY: `out` is non-null, so our caller guarantees it points to a valid
-    // writer callable now; `text` is alive and `len` bytes long for the call.
-    unsafe { ((*out).write)((*out).ctx, text.as_ptr(), text.len()) };
+    // SAFETY: the writer is valid for the call (see above); `message` is alive and `len`
+    // bytes long. Half a result written before the failure is discarded first.
+    unsafe {
+        if output.wrote {
+            (writer.reset)(writer.ctx);
+        }
+        (writer.write)(writer.ctx, message.as_ptr(), message.len());
+    }
     status
 }
 

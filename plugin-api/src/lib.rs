@@ -52,10 +52,14 @@
 //!     // meanwhile; `ptr` points to `len` readable bytes for this call.
 //!     unsafe { (*ctx.cast::<Vec<u8>>()).extend_from_slice(abi::Str { ptr, len }.as_bytes()) }
 //! }
+//! unsafe extern "C" fn clear(ctx: *mut std::ffi::c_void) {
+//!     // SAFETY: as in `append`.
+//!     unsafe { (*ctx.cast::<Vec<u8>>()).clear() }
+//! }
 //!
 //! fn call(procedure: abi::Procedure, params: &[&str]) -> (i32, String) {
 //!     let mut out = Vec::new(); // the host's buffer: it allocates and frees it
-//!     let writer = abi::Writer { ctx: (&raw mut out).cast(), write: append };
+//!     let writer = abi::Writer { ctx: (&raw mut out).cast(), write: append, reset: clear };
 //!     let values: Vec<abi::Str> = params.iter().map(|p| abi::Str::from_bytes(p.as_bytes())).collect();
 //!     let extras = abi::Str::new(r#"{"user":"ann"}"#);
 //!     // SAFETY: `export!` made the procedure, so it honours the ABI; the values,

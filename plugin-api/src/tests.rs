@@ -35,7 +35,19 @@ export! {
     #[raw]
     fn echo_params(params: Option<Value>, extras: Value) -> Value { json!({ "params": params, "extras": extras }) }
 }
-plugin! { name: "test", version: "1.2.3", methods: [greeting, subtract, sum, fail, busy, nothing, boom, echo_params] }
+// A result that fails to encode half-way: serde_json has written `{` when it meets the key.
+export! { fn bad_key() -> std::collections::BTreeMap<Vec<u8>, u8> { [(vec![1], 1)].into() } }
+
+// A result whose encoding panics half-way, after `[1,`.
+struct Panics;
+impl serde::Serialize for Panics {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("cannot encode this")
+    }
+}
+export! { fn bad_value() -> (u8, Panics) { (1, Panics) } }
+
+plugin! { name: "test", version: "1.2.3", methods: [greeting, subtract, sum, fail, busy, nothing, boom, echo_params, bad_key, bad_value] }
 
 #[test]
 fn procedures_answer_through_the_abi() {
@@ -69,6 +81,9 @@ fn procedures_answer_through_the_abi() {
         (subtract::procedure, &["1", "2"], OK, "-1"), // a panic leaves later calls working
         (echo_params::procedure, &[r#"{"a": [1]}"#], OK, r#"{"extras":{"user":"ann"},"params":{"a":[1]}}"#),
         (echo_params::procedure, &[], OK, r#"{"extras":{"user":"ann"},"params":null}"#),
+        // Half a result is reset before the error is written.
+        (bad_key::procedure, &[], INTERNAL, "cannot encode the result: key must be a string"),
+        (bad_value::procedure, &[], INTERNAL, "cannot encode this"),
     ];
     for &(procedure, params, status, text) in cases {
         // SAFETY: every procedure here was made by `export!`.
@@ -84,7 +99,7 @@ fn the_table_describes_the_methods() {
     // bytes, all 'static and unchanging (made by `plugin!`).
     let (methods, name) =
         unsafe { (std::slice::from_raw_parts(table.methods, table.methods_len), table.name.as_bytes()) };
-    assert_eq!((table.abi_version, name, methods.len()), (abi::ABI_VERSION, &b"test"[..], 8));
+    assert_eq!((table.abi_version, name, methods.len()), (abi::ABI_VERSION, &b"test"[..], 10));
     let text = |s: abi::Str| {
         // SAFETY: every string in the table points to `len` 'static, unchanging bytes.
         String::from_utf8(unsafe { s.as_bytes() }.to_vec()).unwrap()

@@ -9,7 +9,8 @@
  *   -DRJ2_TEST_BAD_ABI    abi_version is one more than RJ2_ABI_VERSION
  *   -DRJ2_TEST_DUP        a second method named "greet"
  *   -DRJ2_TEST_NULL       a method name with a NULL pointer and length 4
- *   -DRJ2_TEST_BADJSON    methods bad_json (OK with invalid JSON) and bad_utf8 (OK with a string holding byte 0xff)
+ *   -DRJ2_TEST_BADJSON    methods bad_json (OK with invalid JSON) and bad_utf8 (OK with a string holding byte 0xff),
+ *                         and half (writes half a result, resets the writer, answers an error)
  *   -DRJ2_TEST_MISSING    a method "missing" whose symbol is not exported
  *   -DRJ2_TEST_BAD_STATUS a method "bad_status" that returns status 42
  *   -DRJ2_TEST_HUGE       a method claiming 2^40 parameters
@@ -198,6 +199,7 @@ int32_t cgreet_add(const rj2_str *params, size_t params_len, rj2_str extras, con
 #ifdef RJ2_TEST_BADJSON
 int32_t cgreet_bad_json(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 int32_t cgreet_bad_utf8(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_half(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
 int32_t cgreet_bad_json(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
     (void)params;
@@ -211,6 +213,15 @@ int32_t cgreet_bad_utf8(const rj2_str *params, size_t params_len, rj2_str extras
     (void)params_len;
     (void)extras;
     return answer(out, RJ2_OK, "\"bad \xff byte\"");
+}
+
+int32_t cgreet_half(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
+    (void)params;
+    (void)params_len;
+    (void)extras;
+    put(out, "[1, {\"unfinished", 16);
+    out->reset(out->ctx);
+    return answer(out, RJ2_ERROR, "{\"kind\":\"Half\",\"message\":\"the writer was reset\"}");
 }
 #endif
 
@@ -247,6 +258,7 @@ static const rj2_method methods[] = {
 #ifdef RJ2_TEST_BADJSON
     { S("bad_json"), S("cgreet_bad_json"), S("Answers OK with invalid JSON."), NULL, 0, RJ2_METHOD_BOUND },
     { S("bad_utf8"), S("cgreet_bad_utf8"), S("Answers OK with a string holding byte 0xff."), NULL, 0, RJ2_METHOD_BOUND },
+    { S("half"), S("cgreet_half"), S("Writes half a result, resets, answers an error."), NULL, 0, RJ2_METHOD_BOUND },
 #endif
 #ifdef RJ2_TEST_MISSING
     { S("missing"), S("cgreet_missing"), S("Names a symbol the library does not export."), NULL, 0, RJ2_METHOD_BOUND },

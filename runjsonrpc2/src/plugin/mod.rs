@@ -229,6 +229,17 @@ unsafe extern "C" fn write_sink(ctx: *mut c_void, ptr: *const u8, len: usize) {
     }
 }
 
+/// The host's reset: discards what the plugin wrote during this call.
+unsafe extern "C" fn reset_sink(ctx: *mut c_void) {
+    if ctx.is_null() {
+        return;
+    }
+    // SAFETY: as in `write_sink`.
+    let sink = unsafe { &mut *ctx.cast::<Sink<'_>>() };
+    sink.out.truncate(sink.mark);
+    sink.overflow = false;
+}
+
 impl Procedure for PluginProcedure {
     fn signature(&self) -> &Signature {
         &self.signature
@@ -247,29 +258,26 @@ impl Procedure for PluginProcedure {
                 }
                 None => &[],
             },
-            Signature::Params(_) => {
-                let n = args.len();
-                if n <= inline.len() {
-                    for (slot, value) in inline.iter_mut().zip(args.values()) {
-                        *slot = abi::Str::from_bytes(value.as_bytes());
-                    }
-                    &inline[..n]
-                } else {
-                    heap = args.values().map(|v| abi::Str::from_bytes(v.as_bytes())).collect();
-                    &heap
+            Signature::Params(_) if args.len() <= inline.len() => {
+                for (slot, value) in inline.iter_mut().zip(args.values()) {
+                    *slot = abi::Str::from_bytes(value.as_bytes());
                 }
+                &inline[..args.len()]
+            }
+            Signature::Params(_) => {
+                heap = args.values().map(|v| abi::Str::from_bytes(v.as_bytes())).collect();
+                &heap
             }
         };
         let extras = args.extras.as_json().as_bytes();
         let mark = out.len();
         let mut sink = Sink { out, mark, overflow: false };
-        let writer = abi::Writer { ctx: (&raw mut sink).cast(), write: write_sink };
+        let writer = abi::Writer { ctx: (&raw mut sink).cast(), write: write_sink, reset: reset_sink };
         // SAFETY: `func` has the ABI's procedure type (see `Loader::procedure`); `values` holds
         // `values.len()` strings that, like the extras and the writer, outlive the call, and the
         // plugin must not keep them.
         let status = unsafe { (self.func)(values.as_ptr(), values.len(), abi::Str::from_bytes(extras), &writer) };
         let overflow = sink.overflow;
-        let valid_json = |b: &[u8]| std::str::from_utf8(b).is_ok_and(|t| serde_json::from_str::<IgnoredAny>(t).is_ok());
         if status == abi::OK && !overflow && valid_json(&out[mark..]) {
             // The result stays where the plugin wrote it, spliced into the answer as is.
             return Ok(());
@@ -295,6 +303,48 @@ impl Procedure for PluginProcedure {
     }
 }
 
+/// Whether a plugin's result is exactly one JSON value. Numbers, literals and ASCII strings
+/// without escapes (most results) are checked in one pass here; anything else by serde_json.
+fn valid_json(b: &[u8]) -> bool {
+    let plain = |c: &u8| (0x20..0x80).contains(c) && *c != b'"' && *c != b'\\';
+    match b {
+        b"true" | b"false" | b"null" => true,
+        [b'"', inner @ .., b'"'] if inner.iter().all(plain) => true,
+        _ if json_number(b) => true,
+        _ => std::str::from_utf8(b).is_ok_and(|t| serde_json::from_str::<IgnoredAny>(t).is_ok()),
+    }
+}
+
+/// Whether `b` is a JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
+fn json_number(b: &[u8]) -> bool {
+    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
+    let mut i = usize::from(b.first() == Some(&b'-'));
+    let int = digits(i);
+    if int == 0 || (int > 1 && b[i] == b'0') {
+        return false;
+    }
+    i += int;
+    if b.get(i) == Some(&b'.') {
+        let fraction = digits(i + 1);
+        if fraction == 0 {
+            return false;
+        }
+        i += 1 + fraction;
+    }
+    if let Some(b'e' | b'E') = b.get(i) {
+        i += 1;
+        if let Some(b'+' | b'-') = b.get(i) {
+            i += 1;
+        }
+        let exponent = digits(i);
+        if exponent == 0 {
+            return false;
+        }
+        i += exponent;
+    }
+    i == b.len()
+}
+
 /// The error object a plugin writes with status `ERROR`.
 #[derive(serde::Deserialize)]
 struct ErrorText {
@@ -303,4 +353,25 @@ struct ErrorText {
     message: String,
     #[serde(default)]
     data: Option<Box<serde_json::value::RawValue>>,
+}
+
+#[cfg(test)]
+mod tests {
+    /// The fast paths agree with serde_json, case by case.
+    #[test]
+    fn valid_json_agrees_with_serde() {
+        #[rustfmt::skip]
+        let cases: &[&str] = &[
+            "0", "-0", "7", "42", "-42", "01", "-01", "00", "1.5", "-0.25", "1.", ".5", "1.e3", "1e3", "1E+3",
+            "1e-3", "1e", "1e+", "-", "+1", "1x", "0x10", "1.5.5", "9223372036854775808", "1e999",
+            "true", "false", "null", "tru", "nulll", "True", "",
+            r#""""#, r#""a b""#, r#""a\"b""#, r#""a\nb""#, "\"\u{1}\"", "\"é\"", r#"""#, r#"""""#, r#""a"b""#,
+            "[1]", r#"{"a":1}"#, " 1", "1 ", "[", "{}", "[1,]",
+        ];
+        for text in cases {
+            let serde = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+            assert_eq!(super::valid_json(text.as_bytes()), serde, "{text:?}");
+        }
+        assert!(!super::valid_json(b"\"\xff\""), "invalid UTF-8 in a string");
+    }
 }
