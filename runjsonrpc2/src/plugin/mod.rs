@@ -258,11 +258,11 @@ impl Procedure for PluginProcedure {
                 }
                 None => &[],
             },
-            Signature::Params(_) if args.len() <= inline.len() => {
-                for (slot, value) in inline.iter_mut().zip(args.values()) {
-                    *slot = abi::Str::from_bytes(value.as_bytes());
+            Signature::Params(_) if args.rest.is_empty() && args.fixed.len() <= inline.len() => {
+                for (slot, value) in inline.iter_mut().zip(args.fixed.iter()) {
+                    *slot = abi::Str::from_bytes(value.map_or(&b"null"[..], |v| v.get().as_bytes()));
                 }
-                &inline[..args.len()]
+                &inline[..args.fixed.len()]
             }
             Signature::Params(_) => {
                 heap = args.values().map(|v| abi::Str::from_bytes(v.as_bytes())).collect();
@@ -282,7 +282,16 @@ impl Procedure for PluginProcedure {
             // The result stays where the plugin wrote it, spliced into the answer as is.
             return Ok(());
         }
-        let written: Vec<u8> = out.drain(mark..).collect();
+        self.failed(status, overflow, out.drain(mark..).collect())
+    }
+}
+
+impl PluginProcedure {
+    /// The answer to a call that did not return valid JSON with status OK; `written` is what
+    /// the plugin wrote. Out of line, so the successful path stays small.
+    #[cold]
+    #[inline(never)]
+    fn failed(&self, status: i32, overflow: bool, written: Vec<u8>) -> Result<(), Failure> {
         let fail = |what: &str| {
             log::warn!("procedure {} {what}", self.label);
             Err(Failure::Internal(format!("procedure {} {what}", self.label)))
