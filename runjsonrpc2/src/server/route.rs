@@ -17,7 +17,8 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
         return guard::refuse(request, shared, announced);
     }
     log::debug!("{} {}", request.method(), request.url());
-    let path = request.url().split('?').next().unwrap_or("/");
+    let url = request.url();
+    let path = url.as_bytes().iter().position(|&b| b == b'?').map_or(url, |end| &url[..end]);
     if path == config.rpc_path {
         if *request.method() != Method::Post {
             let allow = Header::from_bytes(&b"Allow"[..], &b"POST"[..]).expect("valid header");
@@ -42,9 +43,17 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     }
     let max = shared.config.max_body;
     body.clear();
-    match request.as_reader().take(max as u64 + 1).read_to_end(body) {
-        Ok(_) if body.len() > max => return too_large(request, max),
-        Ok(_) => {}
+    let read = match request.body_length() {
+        // Announced (and within the limit, see `handle`): read exactly that much, in one go.
+        Some(len) => {
+            body.resize(len, 0);
+            request.as_reader().read_exact(body)
+        }
+        None => request.as_reader().take(max as u64 + 1).read_to_end(body).map(drop),
+    };
+    match read {
+        Ok(()) if body.len() > max => return too_large(request, max),
+        Ok(()) => {}
         Err(e) => return reply(request, 400, &format!("cannot read the body: {e}"), None),
     }
     out.clear();
@@ -68,16 +77,17 @@ fn refusal(request: &Request) -> Option<(u16, String)> {
     let (mut content_type, mut upgrade, mut transfer_encoding) = (None, false, None);
     for h in request.headers() {
         let value = h.value.as_str();
-        if h.field.equiv("Content-Type") {
-            content_type = Some(value);
-        } else if h.field.equiv("Transfer-Encoding") {
-            transfer_encoding = Some(value);
-        } else if h.field.equiv("Upgrade")
-            || (h.field.equiv("Connection") && value.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade")))
-        {
+        // The length picks the one name a field can be, so each field is compared once.
+        match h.field.as_str().len() {
+            12 if h.field.equiv("Content-Type") => content_type = Some(value),
+            17 if h.field.equiv("Transfer-Encoding") => transfer_encoding = Some(value),
             // tiny_http would hand the raw socket over as the body, whatever Content-Length
             // says; JSON-RPC has no use for it.
-            upgrade = true;
+            7 if h.field.equiv("Upgrade") => upgrade = true,
+            10 if h.field.equiv("Connection") => {
+                upgrade |= value.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+            }
+            _ => {}
         }
     }
     if let Err(message) = check_content_type(content_type) {
@@ -99,6 +109,9 @@ fn check_content_type(value: Option<&str>) -> Result<(), String> {
     let Some(value) = value else {
         return Err(format!("missing Content-Type: use {ACCEPTED}"));
     };
+    if value.eq_ignore_ascii_case("application/json") {
+        return Ok(()); // what nearly every client sends
+    }
     let mut parts = value.split(';');
     let mime = parts.next().unwrap_or("").trim();
     let accepted = ["application/json", "application/json-rpc", "application/jsonrequest"];
