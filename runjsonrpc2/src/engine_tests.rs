@@ -263,6 +263,64 @@ fn table_is_dict_like() {
     assert!(rpc.remove("a") && !rpc.remove("a"));
 }
 
+/// Each thread looks methods up in its own snapshot of the table: every change must still be
+/// seen by the next call, with two tables taking turns on one thread.
+#[test]
+fn each_change_is_seen_by_the_next_call() {
+    let (one, two) = (JsonRpc::new(), JsonRpc::new());
+    let call = |rpc: &JsonRpc| run(rpc, r#"{"jsonrpc":"2.0","method":"m","id":1}"#, &Extras::new()).unwrap();
+    let answer = |v: i64| format!(r#"{{"jsonrpc":"2.0","result":{v},"id":1}}"#);
+    let missing = r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":1}"#;
+    let set = |rpc: &JsonRpc, v: i64| rpc.insert("m", procedure(&[], move || Ok(v)).unwrap());
+    #[rustfmt::skip]
+    let steps: &[(&str, &JsonRpc, Option<i64>, Option<i64>)] = &[
+        // (what, table, value to set first or None to remove, expected answer or None for -32601)
+        ("empty table", &one, None, None),
+        ("insert", &one, Some(1), Some(1)),
+        ("the other table, empty", &two, None, None),
+        ("the other table, insert", &two, Some(20), Some(20)),
+        ("back to the first", &one, Some(1), Some(1)),
+        ("replace", &one, Some(2), Some(2)),
+        ("the other table kept its own", &two, Some(20), Some(20)),
+        ("remove", &one, None, None),
+        ("insert again", &one, Some(3), Some(3)),
+    ];
+    for (what, rpc, value, want) in steps {
+        match value {
+            Some(v) => set(rpc, *v),
+            None => {
+                rpc.remove("m");
+            }
+        }
+        let want = want.map_or(missing.to_owned(), answer);
+        assert_eq!(call(rpc), want, "{what}");
+    }
+}
+
+/// A procedure may call into the table it was found in, and change it, during its call.
+#[test]
+fn procedures_may_reenter_the_table() {
+    let rpc = Arc::new(JsonRpc::new());
+    rpc.insert("inner", procedure(&[], || Ok("inner")).unwrap());
+    let weak = Arc::downgrade(&rpc);
+    let outer = procedure(&[], move || {
+        let rpc = weak.upgrade().expect("the table is alive");
+        rpc.insert("added", procedure(&[], || Ok("added")).unwrap());
+        let inner = run(&rpc, r#"{"jsonrpc":"2.0","method":"inner","id":2}"#, &Extras::new());
+        let added = run(&rpc, r#"{"jsonrpc":"2.0","method":"added","id":3}"#, &Extras::new());
+        Ok(json!([inner, added]))
+    });
+    rpc.insert("outer", outer.unwrap());
+    let got = run(&rpc, r#"{"jsonrpc":"2.0","method":"outer","id":1}"#, &Extras::new()).unwrap();
+    let want = json!({"jsonrpc": "2.0", "id": 1, "result": [
+        r#"{"jsonrpc":"2.0","result":"inner","id":2}"#,
+        r#"{"jsonrpc":"2.0","result":"added","id":3}"#,
+    ]});
+    assert_eq!(serde_json::from_str::<Value>(&got).unwrap(), want);
+    let added = run(&rpc, r#"{"jsonrpc":"2.0","method":"added","id":4}"#, &Extras::new());
+    assert_eq!(added.as_deref(), Some(r#"{"jsonrpc":"2.0","result":"added","id":4}"#));
+}
+
 /// A resolver that fails until told otherwise, counting its calls.
 struct Flaky(std::sync::atomic::AtomicUsize);
 

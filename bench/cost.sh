@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# bench/cost.sh: instructions per request of each HTTP server, counted by callgrind: a figure
+# other load on a shared machine cannot move, to read beside bench/http.sh's requests/s.
+#
+# Usage (from anywhere in the repository):
+#     bash bench/cost.sh
+#
+# What it does:
+#   1. builds the release binary, the `sample` plugin and the baseline examples (NO_BUILD=1 skips);
+#   2. installs valgrind with apt-get if it is missing (sudo when not root);
+#   3. for each server (baseline_fixed, baseline_serde, runjsonrpc2 serving `sample` with one
+#      worker, as in bench/http.sh) and each body (a single `add(1, 2)`, a batch of 100):
+#      runs the server under `valgrind --tool=callgrind` twice, answering FEW and then
+#      FEW + MANY requests from one keep-alive connection on 127.0.0.1, and takes
+#      (instructions of the second run - instructions of the first) / MANY: the instructions
+#      one more request costs, all threads, start-up and shut-down cancelled out;
+#   4. prints a markdown table and the ratios to the baselines.
+#
+# Environment: FEW (default 100), MANY (default 1000), NO_BUILD=1. Every server started here is
+# stopped (SIGTERM, wait) before the next starts; traffic goes to 127.0.0.1 only.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+REL=$ROOT/target/release
+FEW=${FEW:-100}
+MANY=${MANY:-1000}
+BATCH=100
+
+TMP=$(mktemp -d)
+SERVER_PID=
+cleanup() {
+    if [ -n "$SERVER_PID" ]; then
+        kill "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+if [ -z "${NO_BUILD:-}" ]; then
+    echo "== cargo build --release -p runjsonrpc2 -p sample --lib --bins --examples" >&2
+    cargo build --release -p runjsonrpc2 -p sample --lib --bins --examples >&2
+fi
+if ! command -v valgrind >/dev/null; then
+    SUDO=()
+    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
+    echo "== installing valgrind" >&2
+    "${SUDO[@]}" apt-get install -y valgrind >&2 ||
+        { "${SUDO[@]}" apt-get update >&2 && "${SUDO[@]}" apt-get install -y valgrind >&2; }
+fi
+
+# The client: N POSTs of one body over one keep-alive connection; every answer must hold
+# CALLS results of 3.
+cat >"$TMP/client.py" <<'EOF'
+import http.client, sys
+port, n, path, calls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+body = open(path, "rb").read()
+conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+for _ in range(n):
+    conn.request("POST", "/", body, {"Content-Type": "application/json"})
+    answer = conn.getresponse().read()
+    if answer.count(b'"result":3') != calls:
+        sys.exit(f"unexpected answer: {answer[:200]!r}")
+EOF
+
+printf '%s' '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}' >"$TMP/single.json"
+python3 -c "import json; print(json.dumps([{'jsonrpc': '2.0', 'method': 'add', 'params': [1, 2], 'id': i}
+    for i in range(1, $BATCH + 1)], separators=(',', ':')), end='')" >"$TMP/batch.json"
+
+# instructions NAME BODY CALLS N COMMAND...: the instructions (callgrind's total, all threads) of
+# one server process that starts, answers N requests and stops.
+instructions() {
+    local name=$1 body=$2 calls=$3 n=$4 port
+    shift 4
+    valgrind --tool=callgrind --callgrind-out-file="$TMP/$name.cg" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    SERVER_PID=$!
+    port=
+    for _ in $(seq 1 300); do
+        port=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)/.*|\1|p' "$TMP/$name.out" | head -n 1)
+        [ -n "$port" ] && break
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ -n "$port" ] || { echo "bench/cost.sh: $name did not start" >&2; cat "$TMP/$name.err" >&2; exit 1; }
+    python3 "$TMP/client.py" "$port" "$n" "$TMP/$body.json" "$calls"
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" 2>/dev/null || true
+    SERVER_PID=
+    awk '/^(summary|totals):/ { print $2; exit }' "$TMP/$name.cg"
+}
+
+declare -A COST
+SERVERS=(baseline_fixed baseline_serde runjsonrpc2)
+command_of() {
+    case $1 in
+    baseline_fixed | baseline_serde) echo "$REL/examples/$1 1 0" ;;
+    runjsonrpc2) echo "$REL/runjsonrpc2 --port 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
+    esac
+}
+for body in single batch; do
+    calls=1
+    [ "$body" = batch ] && calls=$BATCH
+    for name in "${SERVERS[@]}"; do
+        [ "$name" = baseline_fixed ] && [ "$body" = batch ] && continue
+        # shellcheck disable=SC2046
+        few=$(instructions "$name" "$body" "$calls" "$FEW" $(command_of "$name"))
+        # shellcheck disable=SC2046
+        all=$(instructions "$name" "$body" "$calls" $((FEW + MANY)) $(command_of "$name"))
+        COST[$name-$body]=$(((all - few) / MANY))
+        echo "   $name $body: ${COST[$name-$body]} instructions per request" >&2
+    done
+done
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
+echo
+echo "Instructions per request (callgrind, all threads of the server; one keep-alive client;"
+echo "$MANY requests after $FEW); $(date -u +%Y-%m-%dT%H:%MZ)"
+echo
+echo "| server | body | instructions/request | instructions/call |"
+echo "| --- | --- | ---: | ---: |"
+for body in single batch; do
+    calls=1
+    [ "$body" = batch ] && calls=$BATCH
+    for name in "${SERVERS[@]}"; do
+        [ -n "${COST[$name-$body]:-}" ] || continue
+        echo "| $name | $body | ${COST[$name-$body]} | $((COST[$name-$body] / calls)) |"
+    done
+done
+echo
+echo "- baseline_fixed / runjsonrpc2, single (the share of a request's work that is the HTTP stack):" \
+    "$(ratio "${COST[baseline_fixed-single]}" "${COST[runjsonrpc2-single]}")"
+echo "- baseline_serde / runjsonrpc2, single: $(ratio "${COST[baseline_serde-single]}" "${COST[runjsonrpc2-single]}")"
+echo "- baseline_serde / runjsonrpc2, batch-$BATCH: $(ratio "${COST[baseline_serde-batch]}" "${COST[runjsonrpc2-batch]}")"
