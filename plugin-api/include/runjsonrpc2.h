@@ -75,7 +75,8 @@ typedef struct rj2_plugin {
     size_t methods_len;
 } rj2_plugin;
 
-/* Output sink provided by the host for the duration of one call. `write`
+/* Output sink provided by the host for the duration of one call; both
+ * callbacks are non-NULL. `write`
  * appends bytes; it may be called any number of times, so a result can be
  * written piece by piece as it is encoded. `reset` discards everything the
  * call has written so far: a procedure that fails half-way through writing

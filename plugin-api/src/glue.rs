@@ -231,8 +231,8 @@ pub fn result<T: Serialize, E: AppError>(out: &mut Output<'_>, result: Result<T,
 ///
 /// `params` must be null with `params_len` 0, or point to `params_len` strings;
 /// those strings and `extras` must be readable for the call (see [`Str::as_bytes`]);
-/// `out` must be null or point to a valid writer whose `write` may be called
-/// during the call.
+/// `out` must be null or point to a valid writer whose `write` and `reset` may
+/// be called during the call.
 pub unsafe fn call(
     params: *const Str,
     params_len: usize,

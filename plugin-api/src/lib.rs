@@ -115,7 +115,7 @@
 //!   wrong type (`invalid type for parameter "name": expected i64, found string "42"`).
 //! - `name: T = expr` is optional: when the value is absent **or `null`** the
 //!   function gets `expr` (evaluated per call). The table declares no default
-//!   text, so the host passes `null` (or nothing) and the default lives here.
+//!   text, so the host passes `null` when the client gives nothing, and the default lives here.
 //! - `#[variadic] name: Vec<T>` takes all remaining values; last, at most one.
 //!
 //! Return `()` (answered `null`), any `T: Serialize`, or `Result<T, E>` with

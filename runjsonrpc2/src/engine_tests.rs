@@ -263,8 +263,7 @@ fn table_is_dict_like() {
     assert!(rpc.remove("a") && !rpc.remove("a"));
 }
 
-/// Each thread looks methods up in its own snapshot of the table: every change must still be
-/// seen by the next call, with two tables taking turns on one thread.
+/// Every change to a table is seen by the next call, with two tables taking turns on one thread.
 #[test]
 fn each_change_is_seen_by_the_next_call() {
     let (one, two) = (JsonRpc::new(), JsonRpc::new());

@@ -43,17 +43,18 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     }
     let max = shared.config.max_body;
     body.clear();
-    let read = match request.body_length() {
-        // Announced (and within the limit, see `handle`): read exactly that much, in one go.
-        Some(len) => {
-            body.resize(len, 0);
-            request.as_reader().read_exact(body)
+    // An announced length is within the limit (see `handle`); the room for it is reserved
+    // but only filled as bytes arrive.
+    let announced = request.body_length();
+    body.reserve(announced.unwrap_or(0));
+    let limit = announced.unwrap_or(max + 1) as u64;
+    match request.as_reader().take(limit).read_to_end(body) {
+        Ok(_) if body.len() > max => return too_large(request, max),
+        Ok(n) if announced.is_some_and(|len| n < len) => {
+            let message = format!("body ended after {n} of the {} bytes announced", announced.unwrap_or(0));
+            return reply(request, 400, &message, None);
         }
-        None => request.as_reader().take(max as u64 + 1).read_to_end(body).map(drop),
-    };
-    match read {
-        Ok(()) if body.len() > max => return too_large(request, max),
-        Ok(()) => {}
+        Ok(_) => {}
         Err(e) => return reply(request, 400, &format!("cannot read the body: {e}"), None),
     }
     out.clear();
@@ -84,8 +85,9 @@ fn refusal(request: &Request) -> Option<(u16, String)> {
             // tiny_http would hand the raw socket over as the body, whatever Content-Length
             // says; JSON-RPC has no use for it.
             7 if h.field.equiv("Upgrade") => upgrade = true,
+            // As tiny_http decides it: "upgrade" anywhere in the value, any case.
             10 if h.field.equiv("Connection") => {
-                upgrade |= value.split(',').any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+                upgrade |= value.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"upgrade"));
             }
             _ => {}
         }
