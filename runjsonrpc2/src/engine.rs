@@ -148,7 +148,7 @@ impl JsonRpc {
         };
         let id = match env.id {
             None => None,
-            Some(id) if valid_id(id) => Some(id.get()),
+            Some(id) if valid_id(id) => Some(id),
             Some(_) => {
                 let detail = "id must be a string, a number or null";
                 write_error(out, error::INVALID_REQUEST, Some(detail), None, NULL_ID);
@@ -190,11 +190,11 @@ impl JsonRpc {
             return Err(format!("member \"{dup}\" given twice"));
         }
         match env.jsonrpc {
-            Some(v) if v.get() == "\"2.0\"" || serde_json::from_str::<&str>(v.get()).ok() == Some("2.0") => {}
-            Some(v) if v.get().contains('\\') && serde_json::from_str::<String>(v.get()).is_ok_and(|s| s == "2.0") => {}
+            Some(v) if v == "\"2.0\"" || serde_json::from_str::<&str>(v).ok() == Some("2.0") => {}
+            Some(v) if v.contains('\\') && serde_json::from_str::<String>(v).is_ok_and(|s| s == "2.0") => {}
             _ => return Err("jsonrpc must be exactly \"2.0\"".into()),
         }
-        let method = match env.method.map(RawValue::get) {
+        let method = match env.method {
             // Most names have no escapes: borrow them between the quotes.
             Some(m) if m.len() >= 2 && m.starts_with('"') && !m.contains('\\') => {
                 std::borrow::Cow::Borrowed(&m[1..m.len() - 1])
@@ -206,10 +206,10 @@ impl JsonRpc {
             None => return Err("method must be a string".into()),
         };
         if let Some(p) = env.params {
-            if !matches!(p.get().as_bytes()[0], b'[' | b'{') {
+            if !matches!(p.as_bytes()[0], b'[' | b'{') {
                 return Err("params must be an array or an object".into());
             }
-            if p.get().len() > self.limits.max_depth && depth(p.get()) > self.limits.max_depth {
+            if p.len() > self.limits.max_depth && depth(p) > self.limits.max_depth {
                 return Err(format!("params nested deeper than {}", self.limits.max_depth));
             }
         }
@@ -273,8 +273,8 @@ impl JsonRpc {
 const NULL_ID: &str = "null";
 
 /// An id may be a string, a number or null; never an object, array or boolean.
-fn valid_id(id: &RawValue) -> bool {
-    matches!(id.get().as_bytes()[0], b'"' | b'-' | b'0'..=b'9' | b'n')
+fn valid_id(id: &str) -> bool {
+    matches!(id.as_bytes()[0], b'"' | b'-' | b'0'..=b'9' | b'n')
 }
 
 /// The deepest nesting of arrays and objects in valid JSON text.

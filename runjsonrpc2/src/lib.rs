@@ -12,6 +12,7 @@ pub mod error;
 pub mod plugin;
 pub mod procedure;
 pub mod request;
+mod scan;
 pub mod server;
 pub mod signature;
 pub mod table;

@@ -113,7 +113,10 @@ where
         &Signature::Raw
     }
     fn call(&self, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
-        let r = (self.f)(args.raw, args.extras).map_err(Failure::App)?;
+        // The text is valid JSON (the request was parsed), so this only finds where it ends.
+        let params = args.raw.map(serde_json::from_str::<&RawValue>).transpose();
+        let params = params.map_err(|e| Failure::Internal(format!("params did not re-parse: {e}")))?;
+        let r = (self.f)(params, args.extras).map_err(Failure::App)?;
         write_json(out, &r)
     }
 }

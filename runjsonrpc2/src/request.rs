@@ -6,18 +6,18 @@ use serde_json::value::RawValue;
 use std::fmt;
 
 /// The members of one Request object, as raw JSON text borrowed from the body.
-#[derive(Default, Debug)]
+#[derive(Default, Debug, PartialEq)]
 pub struct Envelope<'a> {
-    pub jsonrpc: Option<&'a RawValue>,
-    pub method: Option<&'a RawValue>,
-    pub params: Option<&'a RawValue>,
-    pub id: Option<&'a RawValue>,
+    pub jsonrpc: Option<&'a str>,
+    pub method: Option<&'a str>,
+    pub params: Option<&'a str>,
+    pub id: Option<&'a str>,
     /// A member of the four above appeared twice.
     pub duplicate: Option<&'static str>,
 }
 
 /// One member of a batch, or the whole body.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum Item<'a> {
     Request(Envelope<'a>),
     /// Valid JSON that is not an object.
@@ -25,7 +25,7 @@ pub enum Item<'a> {
 }
 
 /// What a body holds.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub enum Body<'a> {
     Single(Item<'a>),
     Batch(Vec<Item<'a>>),
@@ -40,8 +40,17 @@ pub enum BodyError {
     TooLarge,
 }
 
-/// Parses `body` (already known to be UTF-8) with at most `max_batch` batch members.
+/// Parses `body` (already known to be UTF-8) with at most `max_batch` batch members: the
+/// common shapes in one pass of our own ([`crate::scan`]), everything else with serde_json.
 pub fn parse(body: &str, max_batch: usize) -> Result<Body<'_>, BodyError> {
+    match crate::scan::body(body, max_batch) {
+        Some(parsed) => Ok(parsed),
+        None => parse_with_serde(body, max_batch),
+    }
+}
+
+/// Parses `body` with serde_json alone: every body, and every error's wording.
+pub fn parse_with_serde(body: &str, max_batch: usize) -> Result<Body<'_>, BodyError> {
     let too_large = std::cell::Cell::new(false);
     let mut de = serde_json::Deserializer::from_str(body);
     let parsed =
@@ -131,7 +140,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
                     continue;
                 }
             };
-            if slot.replace(map.next_value()?).is_some() {
+            if slot.replace(map.next_value::<&RawValue>()?.get()).is_some() {
                 env.duplicate = Some(name);
             }
         }

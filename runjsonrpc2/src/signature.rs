@@ -168,8 +168,8 @@ pub struct Args<'a> {
     pub fixed: Slots<'a>,
     /// The values taken by the variadic parameter.
     pub rest: Vec<&'a RawValue>,
-    /// `params` exactly as the request sent it.
-    pub raw: Option<&'a RawValue>,
+    /// `params` exactly as the request sent it (JSON text).
+    pub raw: Option<&'a str>,
     pub extras: &'a Extras,
 }
 
@@ -178,7 +178,7 @@ const NULL: &str = "null";
 impl<'a> Args<'a> {
     /// Binds `params` to `sig`. Extra variables fill the parameters of the same name and win
     /// over client values; positional values fill the remaining parameters in order.
-    pub fn bind(sig: &'a Signature, raw: Option<&'a RawValue>, extras: &'a Extras) -> Result<Args<'a>, Failure> {
+    pub fn bind(sig: &'a Signature, raw: Option<&'a str>, extras: &'a Extras) -> Result<Args<'a>, Failure> {
         let mut args = Args { fixed: Slots::default(), rest: Vec::new(), raw, extras };
         let Signature::Params(params) = sig else { return Ok(args) };
         let (fixed, variadic) = match params.last() {
@@ -191,10 +191,10 @@ impl<'a> Args<'a> {
                 *slot = extras.get(&p.name);
             }
         }
-        match raw.map(|r| (r.get().as_bytes()[0], r)) {
+        match raw.map(|r| (r.as_bytes()[0], r)) {
             None => {}
             Some((b'[', r)) => {
-                let mut de = serde_json::Deserializer::from_str(r.get());
+                let mut de = serde_json::Deserializer::from_str(r);
                 let seed = Positional { fixed: &mut args.fixed, rest: &mut args.rest };
                 de::DeserializeSeed::deserialize(seed, &mut de).map_err(internal)?;
                 if !variadic && !args.rest.is_empty() {
@@ -204,7 +204,7 @@ impl<'a> Args<'a> {
                 }
             }
             Some((_, r)) => {
-                let Named(entries) = serde_json::from_str(r.get()).map_err(internal)?;
+                let Named(entries) = serde_json::from_str(r).map_err(internal)?;
                 let mut seen = vec![false; fixed.len()];
                 for (key, value) in entries {
                     let Some(i) = fixed.iter().position(|p| p.name == key) else {

@@ -253,7 +253,7 @@ impl Procedure for PluginProcedure {
         let values: &[abi::Str] = match self.signature {
             Signature::Raw => match args.raw {
                 Some(raw) => {
-                    inline[0] = abi::Str::from_bytes(raw.get().as_bytes());
+                    inline[0] = abi::Str::from_bytes(raw.as_bytes());
                     &inline[..1]
                 }
                 None => &[],

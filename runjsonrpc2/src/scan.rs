@@ -1,0 +1,315 @@
+//! The fast path of reading a body: one validating pass over the common shapes of requests.
+//!
+//! It reads what nearly every client sends (an object, or an array of them, with plain member
+//! names, each member once) and returns `None` for anything else, valid or not: the caller
+//! then parses with serde_json, which has the last word on every error and every odd case.
+//! So this pass must never accept text serde_json would refuse, and must read what it
+//! accepts as serde_json would; it need not accept everything.
+
+use crate::request::{Body, Envelope, Item};
+
+/// Nesting deeper than this is left to serde_json (and its recursion limit).
+const MAX_DEPTH: usize = 64;
+
+/// Reads `text` if it has a common shape; `None` otherwise (see the module docs).
+pub fn body(text: &str, max_batch: usize) -> Option<Body<'_>> {
+    let mut s = Scanner { text, i: 0 };
+    s.ws();
+    let body = match s.peek()? {
+        b'{' => Body::Single(Item::Request(s.envelope()?)),
+        b'[' => {
+            s.i += 1;
+            let mut items = Vec::new();
+            s.ws();
+            if s.peek()? == b']' {
+                s.i += 1;
+            } else {
+                loop {
+                    s.ws();
+                    let item = match s.peek()? {
+                        b'{' => Item::Request(s.envelope()?),
+                        _ => {
+                            s.value(1)?;
+                            Item::NotObject
+                        }
+                    };
+                    if items.len() == max_batch {
+                        return None;
+                    }
+                    items.push(item);
+                    s.ws();
+                    match s.next()? {
+                        b',' => {}
+                        b']' => break,
+                        _ => return None,
+                    }
+                }
+            }
+            Body::Batch(items)
+        }
+        _ => return None,
+    };
+    s.ws();
+    (s.i == text.len()).then_some(body)
+}
+
+struct Scanner<'a> {
+    text: &'a str,
+    i: usize,
+}
+
+impl<'a> Scanner<'a> {
+    fn peek(&self) -> Option<u8> {
+        self.text.as_bytes().get(self.i).copied()
+    }
+
+    fn next(&mut self) -> Option<u8> {
+        let b = self.peek()?;
+        self.i += 1;
+        Some(b)
+    }
+
+    /// Skips JSON whitespace: space, tab, line feed, carriage return.
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.i += 1;
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        let end = self.i + word.len();
+        (self.text.as_bytes().get(self.i..end)? == word).then(|| self.i = end)
+    }
+
+    /// One Request object; `None` for escaped or repeated member names (and bad JSON).
+    fn envelope(&mut self) -> Option<Envelope<'a>> {
+        let mut env = Envelope::default();
+        self.i += 1; // the `{`
+        self.ws();
+        if self.peek()? == b'}' {
+            self.i += 1;
+            return Some(env);
+        }
+        loop {
+            self.ws();
+            let (start, escaped) = self.string()?;
+            if escaped {
+                return None;
+            }
+            let name = &self.text[start + 1..self.i - 1];
+            self.ws();
+            if self.next()? != b':' {
+                return None;
+            }
+            self.ws();
+            let from = self.i;
+            self.value(1)?;
+            let value = &self.text[from..self.i];
+            let slot = match name {
+                "jsonrpc" => Some(&mut env.jsonrpc),
+                "method" => Some(&mut env.method),
+                "params" => Some(&mut env.params),
+                "id" => Some(&mut env.id),
+                _ => None, // other members are ignored
+            };
+            // A repeated member: the serde_json path reports it.
+            if let Some(slot) = slot
+                && slot.replace(value).is_some()
+            {
+                return None;
+            }
+            self.ws();
+            match self.next()? {
+                b',' => {}
+                b'}' => return Some(env),
+                _ => return None,
+            }
+        }
+    }
+
+    /// One value, after any whitespace.
+    fn value(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.string().map(drop),
+            b'-' | b'0'..=b'9' => self.number(),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'[' | b'{' if depth >= MAX_DEPTH => None,
+            b'[' => {
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b']' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    self.value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => {}
+                        b']' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            b'{' => {
+                self.i += 1;
+                self.ws();
+                if self.peek()? == b'}' {
+                    self.i += 1;
+                    return Some(());
+                }
+                loop {
+                    self.ws();
+                    self.string()?;
+                    self.ws();
+                    if self.next()? != b':' {
+                        return None;
+                    }
+                    self.ws();
+                    self.value(depth + 1)?;
+                    self.ws();
+                    match self.next()? {
+                        b',' => {}
+                        b'}' => return Some(()),
+                        _ => return None,
+                    }
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// A string; returns where it starts (its `"`) and whether it has escapes.
+    fn string(&mut self) -> Option<(usize, bool)> {
+        let start = self.i;
+        if self.next()? != b'"' {
+            return None;
+        }
+        let mut escaped = false;
+        loop {
+            match self.next()? {
+                b'"' => return Some((start, escaped)),
+                b'\\' => {
+                    escaped = true;
+                    match self.next()? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
+                        b'u' => {
+                            for _ in 0..4 {
+                                if !self.next()?.is_ascii_hexdigit() {
+                                    return None;
+                                }
+                            }
+                        }
+                        _ => return None,
+                    }
+                }
+                0..0x20 => return None,
+                _ => {}
+            }
+        }
+    }
+
+    /// A number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, and no digit right after.
+    fn number(&mut self) -> Option<()> {
+        if self.peek() == Some(b'-') {
+            self.i += 1;
+        }
+        match self.next()? {
+            b'0' => {}
+            b'1'..=b'9' => self.digits(),
+            _ => return None,
+        }
+        if self.peek() == Some(b'.') {
+            self.i += 1;
+            self.digit()?;
+            self.digits();
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.i += 1;
+            }
+            self.digit()?;
+            self.digits();
+        }
+        // `01` and the like: serde_json refuses them; so does the caller's next expectation,
+        // but say so here too.
+        (!self.peek().is_some_and(|b| b.is_ascii_digit())).then_some(())
+    }
+
+    fn digit(&mut self) -> Option<()> {
+        self.next()?.is_ascii_digit().then_some(())
+    }
+
+    fn digits(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_digit()) {
+            self.i += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::request::parse_with_serde;
+
+    /// Bodies of common shape, each read by the fast path.
+    const SEEDS: &[&str] = &[
+        r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#,
+        r#" { "jsonrpc" : "2.0" , "method" : "subtract" , "params" : { "minuend" : 42, "subtrahend" : 23 } , "id" : "x" } "#,
+        r#"[{"jsonrpc":"2.0","method":"sum","params":[1,2,4],"id":"1"},{"jsonrpc":"2.0","method":"notify_hello","params":[7]},1,[],"s"]"#,
+        r#"{"jsonrpc":"2.0","method":"echo","params":[{"a":[true,false,null,-0.5e+3,"\u00e9\n\"x\""]}],"id":null,"extra":{}}"#,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"caf\u{e9}\",\"params\":[\"\u{1f600}\", 1E9, 0, -1, 2.25],\"id\":-7}",
+        "[]",
+        "{}",
+        "[{}]",
+        "\t\r\n[ ]\n",
+    ];
+
+    /// The fast path reads the seeds, and every body it accepts reads the same with serde_json.
+    #[test]
+    fn agrees_with_serde_on_mutated_requests() {
+        for seed in SEEDS {
+            let fast = super::body(seed, 1000).unwrap_or_else(|| panic!("not read fast: {seed}"));
+            assert_eq!(Some(fast), parse_with_serde(seed, 1000).ok(), "{seed}");
+        }
+        // Mutations of the seeds: a byte dropped, replaced or inserted, a piece repeated.
+        const BYTES: &[u8] = b"{}[]:,\" \\\t\nu0123456789-+.eEtruefalsnx\x01\x7f";
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let (mut fast_reads, mut tried) = (0, 0);
+        for _ in 0..100_000 {
+            let mut body = SEEDS[next(SEEDS.len())].as_bytes().to_vec();
+            for _ in 0..1 + next(3) {
+                let at = next(body.len() + 1);
+                match next(4) {
+                    0 if at < body.len() => drop(body.remove(at)),
+                    1 if at < body.len() => body[at] = BYTES[next(BYTES.len())],
+                    2 => body.insert(at, BYTES[next(BYTES.len())]),
+                    _ => {
+                        let end = (at + next(8)).min(body.len());
+                        let piece = body[at..end].to_vec();
+                        body.splice(at..at, piece);
+                    }
+                }
+            }
+            let Ok(text) = std::str::from_utf8(&body) else { continue };
+            tried += 1;
+            let serde = parse_with_serde(text, 4);
+            // When the fast path declines, serde_json decides, whatever it decides.
+            if let Some(fast) = super::body(text, 4) {
+                fast_reads += 1;
+                assert_eq!(Some(&fast), serde.as_ref().ok(), "{text}");
+            }
+        }
+        // Both paths were exercised many times.
+        assert!(fast_reads > 5_000 && tried - fast_reads > 5_000, "{fast_reads} of {tried} read fast");
+    }
+}
