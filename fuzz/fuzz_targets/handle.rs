@@ -1,8 +1,9 @@
-//! Fuzz target: any bytes into the engine's bytes entry; the answer, if any, is one valid JSON-RPC reply.
+//! Fuzz target: any bytes into the engine's bytes entry; the answer, if any, is one valid JSON-RPC reply,
+//! and the fast request reader agrees with serde_json on the body.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use runjsonrpc2::{AppError, Extras, JsonRpc, Limits, procedure, raw};
+use runjsonrpc2::{AppError, Extras, JsonRpc, Limits, procedure, raw, request};
 use serde_json::Value;
 use std::sync::OnceLock;
 
@@ -35,6 +36,14 @@ fn check_response(v: &Value) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    if let Ok(text) = std::str::from_utf8(data) {
+        // The fast path (taken inside `parse` when it can) reads what serde_json reads.
+        match (request::parse(text, 50), request::parse_with_serde(text, 50)) {
+            (Ok(fast), Ok(slow)) => assert_eq!(fast, slow),
+            (Err(_), Err(_)) => {}
+            (fast, slow) => panic!("the readers disagree: {fast:?} against {slow:?}"),
+        }
+    }
     let (rpc, extras) = engine();
     if let Some(answer) = rpc.handle(data, extras) {
         let v: Value = match serde_json::from_slice(&answer) {
