@@ -254,6 +254,82 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// The values of a JSON array's text, which must be valid JSON (it was parsed already).
+pub fn elements(array: &str) -> impl Iterator<Item = &str> {
+    let mut s = Scanner { text: array, i: 1 };
+    std::iter::from_fn(move || {
+        s.ws();
+        if s.peek()? == b',' {
+            s.i += 1;
+            s.ws();
+        }
+        if s.peek()? == b']' {
+            return None;
+        }
+        Some(s.skip_valid())
+    })
+}
+
+/// The members of a JSON object's text, which must be valid JSON (it was parsed already):
+/// each name's JSON text (quotes included) and its value's.
+pub fn members(object: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut s = Scanner { text: object, i: 1 };
+    std::iter::from_fn(move || {
+        s.ws();
+        if s.peek()? == b',' {
+            s.i += 1;
+            s.ws();
+        }
+        if s.peek()? == b'}' {
+            return None;
+        }
+        let name = s.skip_valid();
+        s.ws();
+        s.i += 1; // the `:`
+        s.ws();
+        Some((name, s.skip_valid()))
+    })
+}
+
+impl<'a> Scanner<'a> {
+    /// Skips one value of text known to be valid JSON; returns its text.
+    fn skip_valid(&mut self) -> &'a str {
+        let start = self.i;
+        let bytes = self.text.as_bytes();
+        let mut depth = 0usize;
+        while let Some(&b) = bytes.get(self.i) {
+            match b {
+                b'"' => {
+                    self.i += 1;
+                    while let Some(&c) = bytes.get(self.i) {
+                        self.i += if c == b'\\' { 2 } else { 1 };
+                        if c == b'"' {
+                            break;
+                        }
+                    }
+                    if depth == 0 {
+                        break;
+                    }
+                    continue;
+                }
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' if depth == 0 => break,
+                b']' | b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.i += 1;
+                        break;
+                    }
+                }
+                b',' | b' ' | b'\t' | b'\n' | b'\r' if depth == 0 => break,
+                _ => {}
+            }
+            self.i += 1;
+        }
+        &self.text[start..self.i]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use crate::request::parse_with_serde;
@@ -326,5 +402,70 @@ mod tests {
         }
         // Both paths were exercised many times.
         assert!(fast_reads > 5_000 && tried - fast_reads > 5_000, "{fast_reads} of {tried} read fast");
+    }
+
+    /// Splitting a valid array or object gives what serde_json gives, on mutated params.
+    #[test]
+    fn splits_like_serde() {
+        use serde_json::value::RawValue;
+        const SEEDS: &[&str] = &[
+            r#"[1, -2.5e3, "a\"]b", [true, {"k": [null]}], {}, "", "\\", false ]"#,
+            r#"{ "a" : 1, "b\"c" : [2, "]"], "\u0041": {"x": "}"} , "": null }"#,
+            "[]",
+            "{}",
+            "[ ]",
+            r#"["x"]"#,
+        ];
+        let mut state = 0x1234_5678_9abc_def1_u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        let mut checked = 0;
+        for round in 0..50_000 {
+            let mut text = SEEDS[next(SEEDS.len())].as_bytes().to_vec();
+            if round % 2 == 1 {
+                let at = next(text.len());
+                text.insert(at, b"[]{},: \"1x"[next(10)]);
+            }
+            let Ok(text) = std::str::from_utf8(&text) else { continue };
+            let text = text.trim();
+            if let Ok(values) = serde_json::from_str::<Vec<&RawValue>>(text) {
+                let want: Vec<&str> = values.iter().map(|v| v.get()).collect();
+                assert_eq!(super::elements(text).collect::<Vec<_>>(), want, "{text}");
+                checked += 1;
+            }
+            if let Some(want) = ordered_members(text) {
+                let got: Vec<(String, &str)> =
+                    super::members(text).map(|(k, v)| (serde_json::from_str::<String>(k).unwrap(), v)).collect();
+                assert_eq!(got, want, "{text}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 10_000, "{checked} checked");
+
+        /// An object's members in order, by serde_json: names decoded, values as text; `None`
+        /// when `text` is not one valid object.
+        fn ordered_members(text: &str) -> Option<Vec<(String, &str)>> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Vec<(String, &'de str)>;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    let mut out = Vec::new();
+                    while let Some((k, v)) = map.next_entry::<String, &RawValue>()? {
+                        out.push((k, v.get()));
+                    }
+                    Ok(out)
+                }
+            }
+            let mut de = serde_json::Deserializer::from_str(text);
+            let members = serde::Deserializer::deserialize_map(&mut de, V).ok()?;
+            de.end().ok().map(|()| members)
+        }
     }
 }

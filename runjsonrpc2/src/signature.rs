@@ -1,7 +1,7 @@
 //! Declared parameters, and binding a request's `params` to them (with extra variables).
 
 use crate::error::{Failure, SetupError};
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
@@ -167,7 +167,7 @@ pub struct Args<'a> {
     /// One slot per declared non-variadic parameter; `None` for an absent optional one.
     pub fixed: Slots<'a>,
     /// The values taken by the variadic parameter.
-    pub rest: Vec<&'a RawValue>,
+    pub rest: Vec<&'a str>,
     /// `params` exactly as the request sent it (JSON text).
     pub raw: Option<&'a str>,
     pub extras: &'a Extras,
@@ -188,15 +188,20 @@ impl<'a> Args<'a> {
         args.fixed = Slots::new(fixed.len());
         if !extras.is_empty() {
             for (slot, p) in args.fixed.iter_mut().zip(fixed) {
-                *slot = extras.get(&p.name);
+                *slot = extras.get(&p.name).map(RawValue::get);
             }
         }
         match raw.map(|r| (r.as_bytes()[0], r)) {
             None => {}
             Some((b'[', r)) => {
-                let mut de = serde_json::Deserializer::from_str(r);
-                let seed = Positional { fixed: &mut args.fixed, rest: &mut args.rest };
-                de::DeserializeSeed::deserialize(seed, &mut de).map_err(internal)?;
+                // Positional values fill the empty slots in order; the rest go to `rest`.
+                let mut empty = args.fixed.iter_mut().filter(|s| s.is_none());
+                for value in crate::scan::elements(r) {
+                    match empty.next() {
+                        Some(slot) => *slot = Some(value),
+                        None => args.rest.push(value),
+                    }
+                }
                 if !variadic && !args.rest.is_empty() {
                     let takes = args.fixed.len() - fixed.iter().filter(|p| extras.get(&p.name).is_some()).count();
                     let got = takes + args.rest.len();
@@ -204,9 +209,12 @@ impl<'a> Args<'a> {
                 }
             }
             Some((_, r)) => {
-                let Named(entries) = serde_json::from_str(r).map_err(internal)?;
                 let mut seen = vec![false; fixed.len()];
-                for (key, value) in entries {
+                for (key, value) in crate::scan::members(r) {
+                    let key: Cow<'_, str> = match key.contains('\\') {
+                        false => Cow::Borrowed(&key[1..key.len() - 1]),
+                        true => Cow::Owned(serde_json::from_str(key).map_err(internal)?),
+                    };
                     let Some(i) = fixed.iter().position(|p| p.name == key) else {
                         return Err(Failure::param(&key, "unknown parameter"));
                     };
@@ -222,7 +230,7 @@ impl<'a> Args<'a> {
         for (slot, p) in args.fixed.iter_mut().zip(fixed) {
             if slot.is_none() {
                 match &p.kind {
-                    ParamKind::Optional(default) => *slot = default.as_deref(),
+                    ParamKind::Optional(default) => *slot = default.as_deref().map(RawValue::get),
                     _ => return Err(Failure::param(&p.name, "missing parameter")),
                 }
             }
@@ -234,11 +242,9 @@ impl<'a> Args<'a> {
     pub fn get<T: de::DeserializeOwned>(&self, sig: &Signature, index: usize) -> Result<T, Failure> {
         let name = sig.params().get(index).map_or("?", |p| p.name.as_str());
         let result = if index < self.fixed.len() {
-            serde_json::from_str(self.fixed[index].map_or(NULL, RawValue::get))
+            serde_json::from_str(self.fixed[index].unwrap_or(NULL))
         } else {
-            use serde::de::IntoDeserializer;
-            let seq = de::value::SeqDeserializer::new(self.rest.iter().copied().map(|r| r.into_deserializer()));
-            T::deserialize(seq)
+            T::deserialize(de::value::SeqAccessDeserializer::new(Values(self.rest.iter())))
         };
         result.map_err(|e| Failure::InvalidParams(format!("invalid parameter \"{name}\": {}", short(&e))))
     }
@@ -256,16 +262,16 @@ impl<'a> Args<'a> {
     /// The bound values as JSON texts: each fixed slot in order (absent ones `null`), then the
     /// variadic values. This is what bound plugin procedures receive.
     pub fn values(&self) -> impl Iterator<Item = &'a str> + '_ {
-        let fixed = self.fixed.iter().map(|v| v.map_or(NULL, RawValue::get));
-        fixed.chain(self.rest.iter().map(|v| v.get()))
+        let fixed = self.fixed.iter().map(|v| v.unwrap_or(NULL));
+        fixed.chain(self.rest.iter().copied())
     }
 }
 
 /// Slots for the fixed parameters, inline for up to eight (no allocation for most calls).
 #[derive(Default)]
 pub struct Slots<'a> {
-    inline: [Option<&'a RawValue>; 8],
-    heap: Vec<Option<&'a RawValue>>,
+    inline: [Option<&'a str>; 8],
+    heap: Vec<Option<&'a str>>,
     len: usize,
 }
 
@@ -277,7 +283,7 @@ impl Slots<'_> {
 }
 
 impl<'a> std::ops::Deref for Slots<'a> {
-    type Target = [Option<&'a RawValue>];
+    type Target = [Option<&'a str>];
     fn deref(&self) -> &Self::Target {
         if self.len > 8 { &self.heap } else { &self.inline[..self.len] }
     }
@@ -289,34 +295,20 @@ impl std::ops::DerefMut for Slots<'_> {
     }
 }
 
-/// Reads a positional `params` array straight into the empty slots, in order, and the
-/// values past them into `rest`.
-struct Positional<'s, 'a> {
-    fixed: &'s mut [Option<&'a RawValue>],
-    rest: &'s mut Vec<&'a RawValue>,
-}
+/// The variadic values, one JSON text each, as a sequence serde can read (`Vec<T>` and such).
+struct Values<'s, 'a>(std::slice::Iter<'s, &'a str>);
 
-impl<'de> de::DeserializeSeed<'de> for Positional<'_, 'de> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
+impl<'de> SeqAccess<'de> for Values<'_, 'de> {
+    type Error = serde_json::Error;
+    fn next_element_seed<T: de::DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Self::Error> {
+        let Some(text) = self.0.next() else { return Ok(None) };
+        let mut de = serde_json::Deserializer::from_str(text);
+        let value = seed.deserialize(&mut de)?;
+        de.end()?;
+        Ok(Some(value))
     }
-}
-
-impl<'de> Visitor<'de> for Positional<'_, 'de> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("an array")
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut empty = self.fixed.iter_mut().filter(|s| s.is_none());
-        while let Some(value) = seq.next_element::<&'de RawValue>()? {
-            match empty.next() {
-                Some(slot) => *slot = Some(value),
-                None => self.rest.push(value),
-            }
-        }
-        Ok(())
+    fn size_hint(&self) -> Option<usize> {
+        Some(self.0.len())
     }
 }
 
@@ -331,29 +323,6 @@ pub fn short(e: &serde_json::Error) -> String {
 
 fn internal(e: serde_json::Error) -> Failure {
     Failure::Internal(format!("params did not re-parse: {e}"))
-}
-
-/// The members of a by-name `params` object, in order, duplicates kept.
-struct Named<'a>(Vec<(Cow<'a, str>, &'a RawValue)>);
-
-impl<'de> serde::Deserialize<'de> for Named<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Named<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Named<'de>, A::Error> {
-                let mut out = Vec::new();
-                while let Some(Key(k)) = map.next_key()? {
-                    out.push((k, map.next_value()?));
-                }
-                Ok(Named(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
 }
 
 /// A string borrowed from the input when it has no escapes.

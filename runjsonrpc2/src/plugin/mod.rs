@@ -260,7 +260,7 @@ impl Procedure for PluginProcedure {
             },
             Signature::Params(_) if args.rest.is_empty() && args.fixed.len() <= inline.len() => {
                 for (slot, value) in inline.iter_mut().zip(args.fixed.iter()) {
-                    *slot = abi::Str::from_bytes(value.map_or(&b"null"[..], |v| v.get().as_bytes()));
+                    *slot = abi::Str::from_bytes(value.unwrap_or("null").as_bytes());
                 }
                 &inline[..args.fixed.len()]
             }
