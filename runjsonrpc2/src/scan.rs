@@ -99,7 +99,7 @@ impl<'a> Scanner<'a> {
             if escaped {
                 return None;
             }
-            let name = &self.text[start + 1..self.i - 1];
+            let name = &self.text.as_bytes()[start + 1..self.i - 1];
             self.ws();
             if self.next()? != b':' {
                 return None;
@@ -109,10 +109,10 @@ impl<'a> Scanner<'a> {
             self.value(1)?;
             let value = &self.text[from..self.i];
             let slot = match name {
-                "jsonrpc" => Some(&mut env.jsonrpc),
-                "method" => Some(&mut env.method),
-                "params" => Some(&mut env.params),
-                "id" => Some(&mut env.id),
+                b"jsonrpc" => Some(&mut env.jsonrpc),
+                b"method" => Some(&mut env.method),
+                b"params" => Some(&mut env.params),
+                b"id" => Some(&mut env.id),
                 _ => None, // other members are ignored
             };
             // A repeated member: the serde_json path reports it.
@@ -187,25 +187,22 @@ impl<'a> Scanner<'a> {
 
     /// A string; returns where it starts (its `"`) and whether it has escapes.
     fn string(&mut self) -> Option<(usize, bool)> {
+        let bytes = self.text.as_bytes();
         let start = self.i;
-        if self.next()? != b'"' {
+        if bytes.get(start) != Some(&b'"') {
             return None;
         }
-        let mut escaped = false;
+        let (mut i, mut escaped) = (start + 1, false);
         loop {
-            match self.next()? {
-                b'"' => return Some((start, escaped)),
+            let b = *bytes.get(i)?;
+            i += 1;
+            match b {
+                b'"' => break,
                 b'\\' => {
                     escaped = true;
-                    match self.next()? {
-                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => {}
-                        b'u' => {
-                            for _ in 0..4 {
-                                if !self.next()?.is_ascii_hexdigit() {
-                                    return None;
-                                }
-                            }
-                        }
+                    match *bytes.get(i)? {
+                        b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 1,
+                        b'u' if bytes.get(i + 1..i + 5)?.iter().all(u8::is_ascii_hexdigit) => i += 5,
                         _ => return None,
                     }
                 }
@@ -213,6 +210,8 @@ impl<'a> Scanner<'a> {
                 _ => {}
             }
         }
+        self.i = i;
+        Some((start, escaped))
     }
 
     /// A number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, and no digit right after.
