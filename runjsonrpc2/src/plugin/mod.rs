@@ -1,6 +1,7 @@
 //! The plugin loader, the only user of libloading: opens `libNAME.so`, reads its table, resolves symbols.
 
 mod descriptor;
+mod output;
 mod search;
 
 pub use descriptor::{Descriptor, MethodInfo};
@@ -12,7 +13,6 @@ use crate::procedure::Procedure;
 use crate::signature::{Args, Signature};
 use crate::table::{Resolver, Target};
 use runjsonrpc2_plugin::abi;
-use serde::de::IgnoredAny;
 use std::collections::HashMap;
 use std::ffi::c_void;
 use std::fmt;
@@ -278,7 +278,7 @@ impl Procedure for PluginProcedure {
         // plugin must not keep them.
         let status = unsafe { (self.func)(values.as_ptr(), values.len(), abi::Str::from_bytes(extras), &writer) };
         let overflow = sink.overflow;
-        if status == abi::OK && !overflow && valid_json(&out[mark..]) {
+        if status == abi::OK && !overflow && output::valid_json(&out[mark..]) {
             // The result stays where the plugin wrote it, spliced into the answer as is.
             return Ok(());
         }
@@ -312,48 +312,6 @@ impl PluginProcedure {
     }
 }
 
-/// Whether a plugin's result is exactly one JSON value. Numbers, literals and ASCII strings
-/// without escapes (most results) are checked in one pass here; anything else by serde_json.
-fn valid_json(b: &[u8]) -> bool {
-    let plain = |c: &u8| (0x20..0x80).contains(c) && *c != b'"' && *c != b'\\';
-    match b {
-        b"true" | b"false" | b"null" => true,
-        [b'"', inner @ .., b'"'] if inner.iter().all(plain) => true,
-        _ if json_number(b) => true,
-        _ => std::str::from_utf8(b).is_ok_and(|t| serde_json::from_str::<IgnoredAny>(t).is_ok()),
-    }
-}
-
-/// Whether `b` is a JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-fn json_number(b: &[u8]) -> bool {
-    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
-    let mut i = usize::from(b.first() == Some(&b'-'));
-    let int = digits(i);
-    if int == 0 || (int > 1 && b[i] == b'0') {
-        return false;
-    }
-    i += int;
-    if b.get(i) == Some(&b'.') {
-        let fraction = digits(i + 1);
-        if fraction == 0 {
-            return false;
-        }
-        i += 1 + fraction;
-    }
-    if let Some(b'e' | b'E') = b.get(i) {
-        i += 1;
-        if let Some(b'+' | b'-') = b.get(i) {
-            i += 1;
-        }
-        let exponent = digits(i);
-        if exponent == 0 {
-            return false;
-        }
-        i += exponent;
-    }
-    i == b.len()
-}
-
 /// The error object a plugin writes with status `ERROR`.
 #[derive(serde::Deserialize)]
 struct ErrorText {
@@ -362,53 +320,4 @@ struct ErrorText {
     message: String,
     #[serde(default)]
     data: Option<Box<serde_json::value::RawValue>>,
-}
-
-#[cfg(test)]
-mod tests {
-    /// The fast paths agree with serde_json, case by case.
-    #[test]
-    fn valid_json_agrees_with_serde() {
-        #[rustfmt::skip]
-        let cases: &[&str] = &[
-            "0", "-0", "7", "42", "-42", "01", "-01", "00", "1.5", "-0.25", "1.", ".5", "1.e3", "1e3", "1E+3",
-            "1e-3", "1e", "1e+", "-", "+1", "1x", "0x10", "1.5.5", "9223372036854775808", "1e999",
-            "true", "false", "null", "tru", "nulll", "True", "",
-            r#""""#, r#""a b""#, r#""a\"b""#, r#""a\nb""#, "\"\u{1}\"", "\"é\"", r#"""#, r#"""""#, r#""a"b""#,
-            "[1]", r#"{"a":1}"#, " 1", "1 ", "[", "{}", "[1,]",
-        ];
-        for text in cases {
-            let serde = serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
-            assert_eq!(super::valid_json(text.as_bytes()), serde, "{text:?}");
-        }
-        assert!(!super::valid_json(b"\"\xff\""), "invalid UTF-8 in a string");
-    }
-
-    /// The same, on 200,000 short strings drawn from the bytes JSON is made of (a fixed seed,
-    /// so a failure repeats).
-    #[test]
-    fn valid_json_agrees_with_serde_on_generated_text() {
-        const ALPHABET: &[u8] = b"0123456789-+.eE\"\\ \ttrufalsn[]{}:,x\x01\xc3\xa9\xff";
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let (mut text, mut valid) = (Vec::new(), 0);
-        for _ in 0..200_000 {
-            text.clear();
-            let len = next() % 9;
-            for _ in 0..len {
-                text.push(ALPHABET[(next() % ALPHABET.len() as u64) as usize]);
-            }
-            let serde =
-                serde_json::from_slice::<serde::de::IgnoredAny>(&text).is_ok() && std::str::from_utf8(&text).is_ok();
-            assert_eq!(super::valid_json(&text), serde, "{:?}", String::from_utf8_lossy(&text));
-            valid += usize::from(serde);
-        }
-        // Both verdicts were exercised many times.
-        assert!((5_000..150_000).contains(&valid), "{valid} valid of 200,000");
-    }
 }
