@@ -253,6 +253,13 @@ impl<'a> Scanner<'a> {
     }
 }
 
+/// Whether `text` is exactly one JSON value, nothing around it. `false` may also mean "not
+/// decided here" (nesting deeper than this scanner goes): ask serde_json then.
+pub fn is_value(text: &str) -> bool {
+    let mut s = Scanner { text, i: 0 };
+    s.value(0).is_some() && s.i == text.len()
+}
+
 /// The values of a JSON array's text, which must be valid JSON (it was parsed already).
 pub fn elements(array: &str) -> impl Iterator<Item = &str> {
     let mut s = Scanner { text: array, i: 1 };

@@ -2,46 +2,10 @@
 
 use serde::de::IgnoredAny;
 
-/// Whether a plugin's result is exactly one JSON value. Numbers, literals and ASCII strings
-/// without escapes (most results) are checked in one pass here; anything else by serde_json.
+/// Whether a plugin's result is exactly one JSON value: UTF-8, then the request reader's
+/// scanner (one pass), then serde_json for what the scanner leaves undecided (deep nesting).
 pub fn valid_json(b: &[u8]) -> bool {
-    let plain = |c: &u8| (0x20..0x80).contains(c) && *c != b'"' && *c != b'\\';
-    match b {
-        b"true" | b"false" | b"null" => true,
-        [b'"', inner @ .., b'"'] if inner.iter().all(plain) => true,
-        _ if json_number(b) => true,
-        _ => std::str::from_utf8(b).is_ok_and(|t| serde_json::from_str::<IgnoredAny>(t).is_ok()),
-    }
-}
-
-/// Whether `b` is a JSON number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`.
-fn json_number(b: &[u8]) -> bool {
-    let digits = |from: usize| b[from..].iter().take_while(|c| c.is_ascii_digit()).count();
-    let mut i = usize::from(b.first() == Some(&b'-'));
-    let int = digits(i);
-    if int == 0 || (int > 1 && b[i] == b'0') {
-        return false;
-    }
-    i += int;
-    if b.get(i) == Some(&b'.') {
-        let fraction = digits(i + 1);
-        if fraction == 0 {
-            return false;
-        }
-        i += 1 + fraction;
-    }
-    if let Some(b'e' | b'E') = b.get(i) {
-        i += 1;
-        if let Some(b'+' | b'-') = b.get(i) {
-            i += 1;
-        }
-        let exponent = digits(i);
-        if exponent == 0 {
-            return false;
-        }
-        i += exponent;
-    }
-    i == b.len()
+    std::str::from_utf8(b).is_ok_and(|t| crate::scan::is_value(t) || serde_json::from_str::<IgnoredAny>(t).is_ok())
 }
 
 #[cfg(test)]
