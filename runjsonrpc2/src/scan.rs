@@ -18,36 +18,20 @@ pub fn body(text: &str, max_batch: usize) -> Option<Body<'_>> {
     let body = match s.peek()? {
         b'{' => Body::Single(Item::Request(s.envelope()?)),
         b'[' => {
-            s.i += 1;
             let mut items = Vec::new();
-            s.ws();
-            if s.peek()? == b']' {
-                s.i += 1;
-            } else {
-                loop {
-                    s.ws();
-                    let item = match s.peek()? {
-                        b'{' => Item::Request(s.envelope()?),
-                        // serde_json reads a number here as an f64 (refusing `1e400`) and a
-                        // string as text (refusing a lone surrogate escape): leave both to it.
-                        b'-' | b'0'..=b'9' | b'"' => return None,
-                        _ => {
-                            s.value(1)?;
-                            Item::NotObject
-                        }
-                    };
-                    if items.len() == max_batch {
-                        return None;
+            s.list(b']', |s| {
+                let item = match s.peek()? {
+                    b'{' => Item::Request(s.envelope()?),
+                    // serde_json reads a number here as an f64 (refusing `1e400`) and a
+                    // string as text (refusing a lone surrogate escape): leave both to it.
+                    b'-' | b'0'..=b'9' | b'"' => return None,
+                    _ => {
+                        s.value(1)?;
+                        Item::NotObject
                     }
-                    items.push(item);
-                    s.ws();
-                    match s.next()? {
-                        b',' => {}
-                        b']' => break,
-                        _ => return None,
-                    }
-                }
-            }
+                };
+                (items.len() < max_batch).then(|| items.push(item))
+            })?;
             Body::Batch(items)
         }
         _ => return None,
@@ -87,27 +71,14 @@ impl<'a> Scanner<'a> {
     /// One Request object; `None` for escaped or repeated member names (and bad JSON).
     fn envelope(&mut self) -> Option<Envelope<'a>> {
         let mut env = Envelope::default();
-        self.i += 1; // the `{`
-        self.ws();
-        if self.peek()? == b'}' {
-            self.i += 1;
-            return Some(env);
-        }
-        loop {
-            self.ws();
-            let (start, escaped) = self.string()?;
+        self.list(b'}', |s| {
+            let (name, escaped) = s.member_name()?;
             if escaped {
                 return None;
             }
-            let name = &self.text.as_bytes()[start + 1..self.i - 1];
-            self.ws();
-            if self.next()? != b':' {
-                return None;
-            }
-            self.ws();
-            let from = self.i;
-            self.value(1)?;
-            let value = &self.text[from..self.i];
+            let from = s.i;
+            s.value(1)?;
+            let value = &s.text[from..s.i];
             let slot = match name {
                 b"jsonrpc" => Some(&mut env.jsonrpc),
                 b"method" => Some(&mut env.method),
@@ -116,18 +87,44 @@ impl<'a> Scanner<'a> {
                 _ => None, // other members are ignored
             };
             // A repeated member: the serde_json path reports it.
-            if let Some(slot) = slot
-                && slot.replace(value).is_some()
-            {
-                return None;
-            }
+            let repeated = slot.is_some_and(|slot| slot.replace(value).is_some());
+            (!repeated).then_some(())
+        })?;
+        Some(env)
+    }
+
+    /// The items of the array or object whose opening bracket is next, each read by `item`
+    /// after any whitespace, separated by commas, up to `close`.
+    fn list(&mut self, close: u8, mut item: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
+        self.i += 1;
+        self.ws();
+        if self.peek()? == close {
+            self.i += 1;
+            return Some(());
+        }
+        loop {
+            self.ws();
+            item(self)?;
             self.ws();
             match self.next()? {
                 b',' => {}
-                b'}' => return Some(env),
+                b if b == close => return Some(()),
                 _ => return None,
             }
         }
+    }
+
+    /// An object member's name and the `:` after it (and whitespace): the name's bytes between
+    /// the quotes, still escaped, and whether it has escapes.
+    fn member_name(&mut self) -> Option<(&'a [u8], bool)> {
+        let (start, escaped) = self.string()?;
+        let name = &self.text.as_bytes()[start + 1..self.i - 1];
+        self.ws();
+        if self.next()? != b':' {
+            return None;
+        }
+        self.ws();
+        Some((name, escaped))
     }
 
     /// One value, after any whitespace.
@@ -139,48 +136,11 @@ impl<'a> Scanner<'a> {
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
             b'[' | b'{' if depth >= MAX_DEPTH => None,
-            b'[' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b']' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => {}
-                        b']' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
-            b'{' => {
-                self.i += 1;
-                self.ws();
-                if self.peek()? == b'}' {
-                    self.i += 1;
-                    return Some(());
-                }
-                loop {
-                    self.ws();
-                    self.string()?;
-                    self.ws();
-                    if self.next()? != b':' {
-                        return None;
-                    }
-                    self.ws();
-                    self.value(depth + 1)?;
-                    self.ws();
-                    match self.next()? {
-                        b',' => {}
-                        b'}' => return Some(()),
-                        _ => return None,
-                    }
-                }
-            }
+            b'[' => self.list(b']', |s| s.value(depth + 1)),
+            b'{' => self.list(b'}', |s| {
+                s.member_name()?;
+                s.value(depth + 1)
+            }),
             _ => None,
         }
     }
@@ -338,4 +298,4 @@ impl<'a> Scanner<'a> {
 
 #[cfg(test)]
 #[path = "scan_tests.rs"]
-mod tests;
+pub(crate) mod tests;

@@ -36,13 +36,7 @@ fn agrees_with_serde_on_mutated_requests() {
     }
     // Mutations of the seeds: a byte dropped, replaced or inserted, a piece repeated.
     const BYTES: &[u8] = b"{}[]:,\" \\\t\nu0123456789-+.eEtruefalsnx\x01\x7f";
-    let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |n: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n as u64) as usize
-    };
+    let mut next = generator(0x2545_f491_4f6c_dd1d_u64);
     let (mut fast_reads, mut tried) = (0, 0);
     for _ in 0..100_000 {
         let mut body = SEEDS[next(SEEDS.len())].as_bytes().to_vec();
@@ -84,13 +78,7 @@ fn splits_like_serde() {
         "[ ]",
         r#"["x"]"#,
     ];
-    let mut state = 0x1234_5678_9abc_def1_u64;
-    let mut next = move |n: usize| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state % n as u64) as usize
-    };
+    let mut next = generator(0x1234_5678_9abc_def1_u64);
     let mut checked = 0;
     for round in 0..50_000 {
         let mut text = SEEDS[next(SEEDS.len())].as_bytes().to_vec();
@@ -134,5 +122,17 @@ fn splits_like_serde() {
         let mut de = serde_json::Deserializer::from_str(text);
         let members = serde::Deserializer::deserialize_map(&mut de, V).ok()?;
         de.end().ok().map(|()| members)
+    }
+}
+
+/// A xorshift generator with a fixed seed (so a failure repeats): each call gives a number below
+/// its argument.
+pub(crate) fn generator(seed: u64) -> impl FnMut(usize) -> usize {
+    let mut state = seed;
+    move |n| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
     }
 }
