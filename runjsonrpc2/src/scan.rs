@@ -11,6 +11,9 @@ use crate::request::{Body, Envelope, Item};
 /// Nesting deeper than this is left to serde_json (and its recursion limit).
 const MAX_DEPTH: usize = 64;
 
+/// The members of a Request that are kept, as JSON strings, in [`Envelope`]'s order.
+const FIELDS: [&[u8]; 4] = [b"\"jsonrpc\"", b"\"method\"", b"\"params\"", b"\"id\""];
+
 /// Reads `text` if it has a common shape; `None` otherwise (see the module docs).
 pub fn body(text: &str, max_batch: usize) -> Option<Body<'_>> {
     let mut s = Scanner { text, i: 0 };
@@ -72,25 +75,49 @@ impl<'a> Scanner<'a> {
     fn envelope(&mut self) -> Option<Envelope<'a>> {
         let mut env = Envelope::default();
         self.list(b'}', |s| {
-            let (name, escaped) = s.member_name()?;
-            if escaped {
-                return None;
-            }
+            let field = match s.plain_name() {
+                Some(field) => Some(field),
+                None => {
+                    let (name, escaped) = s.member_name()?;
+                    if escaped {
+                        return None;
+                    }
+                    FIELDS.iter().position(|f| &f[1..f.len() - 1] == name)
+                }
+            };
+            s.colon()?;
             let from = s.i;
             s.value(1)?;
             let value = &s.text[from..s.i];
-            let slot = match name {
-                b"jsonrpc" => Some(&mut env.jsonrpc),
-                b"method" => Some(&mut env.method),
-                b"params" => Some(&mut env.params),
-                b"id" => Some(&mut env.id),
-                _ => None, // other members are ignored
+            let slot = match field {
+                Some(0) => &mut env.jsonrpc,
+                Some(1) => &mut env.method,
+                Some(2) => &mut env.params,
+                Some(_) => &mut env.id,
+                None => return Some(()), // other members are ignored
             };
             // A repeated member: the serde_json path reports it.
-            let repeated = slot.is_some_and(|slot| slot.replace(value).is_some());
-            (!repeated).then_some(())
+            slot.replace(value).is_none().then_some(())
         })?;
         Some(env)
+    }
+
+    /// Which of [`FIELDS`] comes next, spelled as nearly every client spells it (no escapes),
+    /// skipped; `None` (nothing skipped) for any other name, or the same name written otherwise.
+    fn plain_name(&mut self) -> Option<usize> {
+        let rest = &self.text.as_bytes()[self.i..];
+        let field = match rest.get(1)? {
+            b'j' => 0,
+            b'm' => 1,
+            b'p' => 2,
+            b'i' => 3,
+            _ => return None,
+        };
+        let name = FIELDS[field];
+        rest.starts_with(name).then(|| {
+            self.i += name.len();
+            field
+        })
     }
 
     /// The items of the array or object whose opening bracket is next, each read by `item`
@@ -114,17 +141,17 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// An object member's name and the `:` after it (and whitespace): the name's bytes between
-    /// the quotes, still escaped, and whether it has escapes.
+    /// An object member's name: its bytes between the quotes, still escaped, and whether it
+    /// has escapes.
     fn member_name(&mut self) -> Option<(&'a [u8], bool)> {
         let (start, escaped) = self.string()?;
-        let name = &self.text.as_bytes()[start + 1..self.i - 1];
+        Some((&self.text.as_bytes()[start + 1..self.i - 1], escaped))
+    }
+
+    /// The `:` after a member name, and whitespace around it.
+    fn colon(&mut self) -> Option<()> {
         self.ws();
-        if self.next()? != b':' {
-            return None;
-        }
-        self.ws();
-        Some((name, escaped))
+        (self.next()? == b':').then(|| self.ws())
     }
 
     /// One value, after any whitespace.
@@ -139,6 +166,7 @@ impl<'a> Scanner<'a> {
             b'[' => self.list(b']', |s| s.value(depth + 1)),
             b'{' => self.list(b'}', |s| {
                 s.member_name()?;
+                s.colon()?;
                 s.value(depth + 1)
             }),
             _ => None,
@@ -154,6 +182,15 @@ impl<'a> Scanner<'a> {
         }
         let (mut i, mut escaped) = (start + 1, false);
         loop {
+            // Eight bytes at a time, up to the first that needs a look.
+            while let Some(chunk) = bytes.get(i..i + 8) {
+                let found = special(u64::from_le_bytes(chunk.try_into().expect("eight bytes")));
+                if found != 0 {
+                    i += (found.trailing_zeros() / 8) as usize;
+                    break;
+                }
+                i += 8;
+            }
             let b = *bytes.get(i)?;
             i += 1;
             match b {
@@ -211,6 +248,17 @@ impl<'a> Scanner<'a> {
             self.i += 1;
         }
     }
+}
+
+/// A mask whose lowest set bit is the high bit of the first byte of `word` (little-endian)
+/// that is `"`, `\\` or a control character, if any; zero if none. (Bits above it may be
+/// set spuriously: only the lowest counts.)
+fn special(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    // A byte below `n` (n <= 0x80) borrows and keeps a clear high bit; the first one is exact.
+    let below = |w: u64, n: u8| w.wrapping_sub(ONES * u64::from(n)) & !w & HIGH;
+    below(word ^ (ONES * u64::from(b'"')), 1) | below(word ^ (ONES * u64::from(b'\\')), 1) | below(word, 0x20)
 }
 
 /// Whether `text` is exactly one JSON value, nothing around it. `false` may also mean "not

@@ -9,11 +9,28 @@ const SEEDS: &[&str] = &[
     r#"[{"jsonrpc":"2.0","method":"sum","params":[1,2,4],"id":"1"},{"jsonrpc":"2.0","method":"notify_hello","params":[7]},true,[],null]"#,
     r#"{"jsonrpc":"2.0","method":"echo","params":[{"a":[true,false,null,-0.5e+3,"\u00e9\n\"x\""]}],"id":null,"extra":{}}"#,
     "{\"jsonrpc\":\"2.0\",\"method\":\"caf\u{e9}\",\"params\":[\"\u{1f600}\", 1E9, 0, -1, 2.25],\"id\":-7}",
+    "{\"jsonrpc\":\"2.0\",\"method\":\"a_rather_long_name\",\"params\":[\"sixteen bytes ok\",\"esc\\\"aped, then more text\\\\\",\"d\u{e9}j\u{e0} vu na\u{ef}ve r\u{e9}sum\u{e9}\"],\"id\":\"an-id-of-some-length\"}",
     "[]",
     "{}",
     "[{}]",
     "\t\r\n[ ]\n",
 ];
+
+/// The eight-bytes-at-a-time search finds the first byte the byte-by-byte rule would stop at.
+#[test]
+fn special_finds_the_first_byte_that_needs_a_look() {
+    let needs_look = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+    let mut next = generator(0x9e37_79b9_7f4a_7c15);
+    // Bytes drawn mostly from around the three kinds of special byte.
+    const NEAR: &[u8] = b"\"\\\x00\x01\x1f\x20\x21!#[]\x7f\x80\x9f\xa0\xdc\xe2\xffa";
+    for _ in 0..200_000 {
+        let word: [u8; 8] = std::array::from_fn(|_| NEAR[next(NEAR.len())]);
+        let expected = word.iter().position(|&b| needs_look(b)).map_or(8, |i| i as u32);
+        let found = super::special(u64::from_le_bytes(word));
+        let at = if found == 0 { 8 } else { found.trailing_zeros() / 8 };
+        assert_eq!(at, expected, "{word:?}");
+    }
+}
 
 /// The fast path reads the seeds, and every body it accepts reads the same with serde_json.
 #[test]
