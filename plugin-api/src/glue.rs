@@ -103,7 +103,7 @@ fn invalid(message: String) -> Fail {
 
 /// Decodes one value; `what` names it in the error, e.g. `parameter "x"`.
 fn decode<T: DeserializeOwned>(value: &[u8], what: impl Fn() -> String) -> Result<T, Fail> {
-    serde_json::from_slice(value).map_err(|e| {
+    crate::value::from_slice(value).map_err(|e| {
         let text = e.to_string();
         // serde_json adds a position, which means nothing for a value cut out of params.
         let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t);

@@ -151,6 +151,7 @@ pub mod abi;
 mod glue;
 #[cfg(test)]
 mod tests;
+pub mod value;
 
 pub use glue::{AppError, Error, invoke};
 pub use {serde, serde_json};

@@ -129,3 +129,82 @@ fn the_table_describes_the_methods() {
     );
     assert_eq!(described[1].3[1], ("subtrahend".into(), abi::PARAM_REQUIRED, 0));
 }
+
+/// `value::from_slice` answers what serde_json does: the same value, or the same error.
+#[test]
+fn value_decodes_as_serde_json() {
+    use serde::Deserialize;
+    use serde::de::DeserializeOwned;
+    fn same<T: DeserializeOwned + PartialEq + std::fmt::Debug>(text: &[u8]) {
+        let ours = crate::value::from_slice::<T>(text).map_err(|e| e.to_string());
+        let serde = serde_json::from_slice::<T>(text).map_err(|e| e.to_string());
+        assert_eq!(ours, serde, "{} as {}", String::from_utf8_lossy(text), std::any::type_name::<T>());
+    }
+    #[derive(Deserialize, PartialEq, Debug)]
+    enum Color {
+        Red,
+    }
+    #[derive(Deserialize, PartialEq, Debug)]
+    struct Meters(u32);
+    #[derive(Deserialize, PartialEq, Debug)]
+    #[serde(untagged)]
+    enum Either {
+        N(i64),
+        S(String),
+    }
+    same::<i64>(b"1");
+    same::<i64>(b"-1");
+    same::<i64>(b"-0"); // a float to serde_json, so not an i64
+    same::<f64>(b"-0");
+    same::<Value>(b"-0");
+    same::<i64>(b"9223372036854775807");
+    same::<i64>(b"-9223372036854775808");
+    same::<i64>(b"-9223372036854775809"); // a float to serde_json
+    same::<u64>(b"9999999999999999999"); // 19 digits: the longest the shortcut reads
+    same::<u64>(b"18446744073709551615"); // 20 digits: serde_json's
+    same::<u64>(b"18446744073709551616");
+    same::<i64>(b"9999999999999999999"); // out of range
+    same::<i32>(b"4294967296");
+    same::<u8>(b"256");
+    same::<u8>(b"-1");
+    same::<i128>(b"-5");
+    same::<f64>(b"3");
+    same::<f32>(b"-3");
+    same::<i64>(b"01");
+    same::<i64>(b"1.5");
+    same::<i64>(b"1e3");
+    same::<i64>(b" 1");
+    same::<i64>(b"");
+    same::<i64>(b"-");
+    same::<String>(b"\"plain\"");
+    same::<String>(b"\"\"");
+    same::<String>(b"\"");
+    same::<String>(b"\"esc\\u00e9\\n\"");
+    same::<String>("\"d\u{e9}j\u{e0}\"".as_bytes());
+    same::<String>(b"\"\xff\"");
+    same::<String>(b"\"tab\there\"");
+    same::<String>(b"\"a\"b\"");
+    same::<String>(b"5");
+    same::<i64>(b"\"5\"");
+    same::<char>(b"\"x\"");
+    same::<char>(b"\"xy\"");
+    same::<Option<i64>>(b"7");
+    same::<Option<i64>>(b"null");
+    same::<Option<String>>(b"\"s\"");
+    same::<Value>(b"-12");
+    same::<Value>(b"12");
+    same::<Value>(b"\"s\"");
+    same::<serde_json::Number>(b"-12");
+    same::<Color>(b"\"Red\"");
+    same::<Color>(b"\"Blue\"");
+    same::<Color>(b"0");
+    same::<Meters>(b"3");
+    same::<Either>(b"3");
+    same::<Either>(b"\"three\"");
+    same::<bool>(b"1");
+    same::<()>(b"1");
+    same::<Vec<u8>>(b"\"ab\"");
+    same::<(i64,)>(b"1");
+    let raw = crate::value::from_slice::<Box<serde_json::value::RawValue>>(b"42").expect("a raw value");
+    assert_eq!(raw.get(), "42");
+}

@@ -179,13 +179,18 @@ impl<'a> Args<'a> {
     /// Binds `params` to `sig`. Extra variables fill the parameters of the same name and win
     /// over client values; positional values fill the remaining parameters in order.
     pub fn bind(sig: &'a Signature, raw: Option<&'a str>, extras: &'a Extras) -> Result<Args<'a>, Failure> {
-        let mut args = Args { fixed: Slots::default(), rest: Vec::new(), raw, extras };
-        let Signature::Params(params) = sig else { return Ok(args) };
+        let params = match sig {
+            Signature::Params(params) => &params[..],
+            Signature::Raw => &[],
+        };
         let (fixed, variadic) = match params.last() {
             Some(p) if matches!(p.kind, ParamKind::Variadic) => (&params[..params.len() - 1], true),
-            _ => (&params[..], false),
+            _ => (params, false),
         };
-        args.fixed = Slots::new(fixed.len());
+        let mut args = Args { fixed: Slots::new(fixed.len()), rest: Vec::new(), raw, extras };
+        if let Signature::Raw = sig {
+            return Ok(args);
+        }
         if !extras.is_empty() {
             for (slot, p) in args.fixed.iter_mut().zip(fixed) {
                 *slot = extras.get(&p.name).map(RawValue::get);
@@ -242,7 +247,7 @@ impl<'a> Args<'a> {
     pub fn get<T: de::DeserializeOwned>(&self, sig: &Signature, index: usize) -> Result<T, Failure> {
         let name = sig.params().get(index).map_or("?", |p| p.name.as_str());
         let result = if index < self.fixed.len() {
-            serde_json::from_str(self.fixed[index].unwrap_or(NULL))
+            runjsonrpc2_plugin::value::from_slice(self.fixed[index].unwrap_or(NULL).as_bytes())
         } else {
             T::deserialize(de::value::SeqAccessDeserializer::new(Values(self.rest.iter())))
         };
