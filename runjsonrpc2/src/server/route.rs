@@ -47,8 +47,12 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     // but only filled as bytes arrive.
     let announced = request.body_length();
     body.reserve(announced.unwrap_or(0));
-    let limit = announced.unwrap_or(max + 1) as u64;
-    match request.as_reader().take(limit).read_to_end(body) {
+    let read = match announced {
+        // tiny_http stops at the announced length itself, and reads a short body at once.
+        Some(_) => request.as_reader().read_to_end(body),
+        None => request.as_reader().take(max as u64 + 1).read_to_end(body),
+    };
+    match read {
         Ok(_) if body.len() > max => return too_large(request, max),
         Ok(n) if announced.is_some_and(|len| n < len) => {
             let message = format!("body ended after {n} of the {} bytes announced", announced.unwrap_or(0));
