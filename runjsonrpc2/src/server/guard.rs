@@ -38,6 +38,8 @@ pub struct Guard {
 }
 
 /// Answers 413 to a request whose announced body is over the limit, without reading it.
+#[cold]
+#[inline(never)]
 pub fn refuse(request: Request, shared: &Shared, announced: usize) {
     let message = format!("body of {announced} bytes is over the limit of {} bytes", shared.config.max_body);
     let guard = &shared.guard;

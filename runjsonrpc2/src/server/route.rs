@@ -63,15 +63,13 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     }
     out.clear();
     if !shared.rpc.handle_into(body, &shared.extras, out) {
-        let _ = request.respond(Response::empty(204));
-        return;
+        return send(request, 204, Vec::new(), &[]);
     }
-    let response = Response::new(StatusCode(200), vec![shared.json.clone()], &out[..], Some(out.len()), None)
-        .with_chunked_threshold(usize::MAX);
-    let _ = request.respond(response);
+    send(request, 200, vec![shared.json.clone()], out);
 }
 
 /// Answers 413 after reading past the limit (a chunked body, or one longer than announced).
+#[cold]
 fn too_large(request: Request, max: usize) {
     reply(request, 413, &format!("body over the limit of {max} bytes"), None)
 }
@@ -134,16 +132,26 @@ fn check_content_type(value: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// A one-line plain-text answer.
-pub(crate) fn reply(request: Request, status: u16, message: &str, header: Option<Header>) {
-    let mut response = Response::from_string(format!("{message}\n")).with_status_code(status);
-    response.add_header(Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=utf-8"[..]).expect("valid"));
-    if let Some(h) = header {
-        response.add_header(h);
-    }
+/// Every answer but an upgrade goes out here, with its length. (One call site of
+/// `Request::respond` lets the compiler inline tiny_http's header checks into it: callgrind
+/// counts ~100 instructions a request fewer than with a call site per kind of answer.)
+fn send(request: Request, status: u16, headers: Vec<Header>, body: &[u8]) {
+    let response =
+        Response::new(StatusCode(status), headers, body, Some(body.len()), None).with_chunked_threshold(usize::MAX);
     let _ = request.respond(response);
 }
 
+/// A one-line plain-text answer.
+#[cold]
+#[inline(never)]
+pub(crate) fn reply(request: Request, status: u16, message: &str, header: Option<Header>) {
+    let text = format!("{message}\n");
+    let mut headers = vec![Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=utf-8"[..]).expect("valid")];
+    headers.extend(header);
+    send(request, status, headers, text.as_bytes());
+}
+
+#[inline(never)]
 fn serve_file(request: Request, root: &Path, path: &str) {
     let relative = Path::new(path.trim_start_matches('/'));
     if relative.components().any(|c| !matches!(c, Component::Normal(_))) || path.contains('\\') {
@@ -164,5 +172,5 @@ fn serve_file(request: Request, root: &Path, path: &str) {
         _ => "application/octet-stream",
     };
     let header = Header::from_bytes(&b"Content-Type"[..], kind.as_bytes()).expect("valid header");
-    let _ = request.respond(Response::from_data(data).with_header(header));
+    send(request, 200, vec![header], &data);
 }
