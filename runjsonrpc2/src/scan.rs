@@ -87,7 +87,10 @@ impl<'a> Scanner<'a> {
             };
             s.colon()?;
             let from = s.i;
-            s.value(1)?;
+            // The one value nearly every request has, compared as a constant.
+            if field != Some(0) || s.literal(b"\"2.0\"").is_none() {
+                s.value(1)?;
+            }
             let value = &s.text[from..s.i];
             let slot = match field {
                 Some(0) => &mut env.jsonrpc,
