@@ -221,7 +221,8 @@ impl JsonRpc {
     fn dispatch(&self, method: &str, env: &Envelope<'_>, extras: &Extras, out: &mut Vec<u8>) -> Result<(), Failure> {
         let entry = self.methods.get(method).ok_or(Failure::NotFound(None))?;
         let procedure = self.procedure(&entry)?;
-        let args = Args::bind(procedure.signature(), env.params, extras)?;
+        let mut args = Args::new(procedure.signature(), env.params, extras);
+        args.bind()?;
         match catch_unwind(AssertUnwindSafe(|| procedure.call(&args, out))) {
             Ok(r) => r,
             Err(panic) => {

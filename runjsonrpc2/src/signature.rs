@@ -171,26 +171,31 @@ pub struct Args<'a> {
     /// `params` exactly as the request sent it (JSON text).
     pub raw: Option<&'a str>,
     pub extras: &'a Extras,
+    sig: &'a Signature,
 }
 
 const NULL: &str = "null";
 
 impl<'a> Args<'a> {
-    /// Binds `params` to `sig`. Extra variables fill the parameters of the same name and win
-    /// over client values; positional values fill the remaining parameters in order.
-    pub fn bind(sig: &'a Signature, raw: Option<&'a str>, extras: &'a Extras) -> Result<Args<'a>, Failure> {
-        let params = match sig {
-            Signature::Params(params) => &params[..],
-            Signature::Raw => &[],
-        };
+    /// Arguments for `sig` from `params` (`raw`) and the extra variables, not bound yet: a
+    /// slot per fixed parameter, all empty. (Binding is a second step, [`Args::bind`], so the
+    /// caller keeps the arguments, some 200 bytes, in place: returned in a `Result` they were
+    /// copied twice a call.)
+    pub fn new(sig: &'a Signature, raw: Option<&'a str>, extras: &'a Extras) -> Args<'a> {
+        let params = sig.params();
+        let variadic = params.last().is_some_and(|p| matches!(p.kind, ParamKind::Variadic));
+        Args { fixed: Slots::new(params.len() - usize::from(variadic)), rest: Vec::new(), raw, extras, sig }
+    }
+
+    /// Binds `params` to the signature. Extra variables fill the parameters of the same name
+    /// and win over client values; positional values fill the remaining parameters in order.
+    pub fn bind(&mut self) -> Result<(), Failure> {
+        let (sig, raw, extras, args) = (self.sig, self.raw, self.extras, self);
+        let Signature::Params(params) = sig else { return Ok(()) };
         let (fixed, variadic) = match params.last() {
             Some(p) if matches!(p.kind, ParamKind::Variadic) => (&params[..params.len() - 1], true),
-            _ => (params, false),
+            _ => (&params[..], false),
         };
-        let mut args = Args { fixed: Slots::new(fixed.len()), rest: Vec::new(), raw, extras };
-        if let Signature::Raw = sig {
-            return Ok(args);
-        }
         if !extras.is_empty() {
             for (slot, p) in args.fixed.iter_mut().zip(fixed) {
                 *slot = extras.get(&p.name).map(RawValue::get);
@@ -240,7 +245,7 @@ impl<'a> Args<'a> {
                 }
             }
         }
-        Ok(args)
+        Ok(())
     }
 
     /// Deserializes parameter `index` of `sig` (the variadic one yields a sequence).
