@@ -11,9 +11,6 @@ use crate::request::{Body, Envelope, Item};
 /// Nesting deeper than this is left to serde_json (and its recursion limit).
 const MAX_DEPTH: usize = 64;
 
-/// The members of a Request that are kept, as JSON strings, in [`Envelope`]'s order.
-const FIELDS: [&[u8]; 4] = [b"\"jsonrpc\"", b"\"method\"", b"\"params\"", b"\"id\""];
-
 /// Reads `text` if it has a common shape; `None` otherwise (see the module docs).
 pub fn body(text: &str, max_batch: usize) -> Option<Body<'_>> {
     let mut s = Scanner { text, i: 0 };
@@ -75,16 +72,15 @@ impl<'a> Scanner<'a> {
     fn envelope(&mut self) -> Option<Envelope<'a>> {
         let mut env = Envelope::default();
         self.list(b'}', |s| {
-            let field = match s.plain_name() {
-                Some(field) => Some(field),
-                None => {
-                    let (name, escaped) = s.member_name()?;
-                    if escaped {
-                        return None;
-                    }
-                    FIELDS.iter().position(|f| &f[1..f.len() - 1] == name)
+            let field = s.plain_name();
+            if field.is_none() {
+                // Any other member is ignored, unless its name has escapes: it might spell
+                // one of the four (the serde_json path decides).
+                let (_, escaped) = s.string()?;
+                if escaped {
+                    return None;
                 }
-            };
+            }
             s.colon()?;
             let from = s.i;
             // The one value nearly every request has, compared as a constant.
@@ -97,7 +93,7 @@ impl<'a> Scanner<'a> {
                 Some(1) => &mut env.method,
                 Some(2) => &mut env.params,
                 Some(_) => &mut env.id,
-                None => return Some(()), // other members are ignored
+                None => return Some(()),
             };
             // A repeated member: the serde_json path reports it.
             slot.replace(value).is_none().then_some(())
@@ -105,8 +101,8 @@ impl<'a> Scanner<'a> {
         Some(env)
     }
 
-    /// Which of [`FIELDS`] comes next, spelled as nearly every client spells it (no escapes),
-    /// skipped; `None` (nothing skipped) for any other name, or the same name written otherwise.
+    /// Which of the four members kept in [`Envelope`] (in its order) is named next, skipped with
+    /// its name; `None`, nothing skipped, for any other name, or one of the four with escapes.
     fn plain_name(&mut self) -> Option<usize> {
         // Each name compared as a constant: no call to memcmp.
         let rest = &self.text.as_bytes()[self.i..];
@@ -142,13 +138,6 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// An object member's name: its bytes between the quotes, still escaped, and whether it
-    /// has escapes.
-    fn member_name(&mut self) -> Option<(&'a [u8], bool)> {
-        let (start, escaped) = self.string()?;
-        Some((&self.text.as_bytes()[start + 1..self.i - 1], escaped))
-    }
-
     /// The `:` after a member name, and whitespace around it.
     fn colon(&mut self) -> Option<()> {
         self.ws();
@@ -166,7 +155,7 @@ impl<'a> Scanner<'a> {
             b'[' | b'{' if depth >= MAX_DEPTH => None,
             b'[' => self.list(b']', |s| s.value(depth + 1)),
             b'{' => self.list(b'}', |s| {
-                s.member_name()?;
+                s.string()?;
                 s.colon()?;
                 s.value(depth + 1)
             }),
