@@ -145,7 +145,9 @@
 //!   panics in the plugin still reach the previous hook.
 //!
 //! [`invoke`] calls a procedure through the ABI, as above, for your tests;
-//! [`serde`] and [`serde_json`] are re-exported so plugins need no more dependencies.
+//! [`value::from_slice`] is how arguments are decoded (serde_json's result,
+//! faster for plain integers and strings); [`serde`] and [`serde_json`] are
+//! re-exported so plugins need no more dependencies.
 
 pub mod abi;
 mod glue;
