@@ -159,6 +159,26 @@ fn sigterm_under_load_answers_every_accepted_call() {
 }
 
 #[test]
+fn sigterm_stops_every_idle_worker_without_waiting_out_the_grace_period() {
+    use crate::support::{bin, plugin_dir};
+    use std::io::Read;
+    // Four workers, one answered call: the stop's wake-ups must reach all four. A worker left
+    // blocked would hold the exit until the 60 s grace period ran out, and say so in the log.
+    let dir = plugin_dir().to_str().unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.args(["--plugin-path", dir, "--port", "0", "--grace", "60", "--threads", "4", "--no-prefix", "sample"]);
+    let mut server = Server::spawn(&mut cmd, std::process::Stdio::piped());
+    assert_eq!(server.post(ADD).1, ANSWER);
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert_eq!(server.child.wait().unwrap().code(), Some(0));
+    let mut log = String::new();
+    server.child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!log.contains("grace period over"), "{log}");
+}
+
+#[test]
 fn grace_period_cuts_off_long_calls_and_says_so() {
     use crate::support::{bin, plugin_dir};
     use std::io::{BufRead, Read};

@@ -283,6 +283,15 @@ pub(crate) struct Shared {
 }
 
 fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError> {
+    let result = serve_requests(server, shared);
+    // The stop's unblock tokens are not addressed: a draining worker may have taken one meant
+    // for a worker still blocked in `recv`. Each worker that leaves passes one on, so every
+    // blocked worker wakes, and none waits out the grace period.
+    server.unblock();
+    result
+}
+
+fn serve_requests(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError> {
     let mut body = Vec::new();
     let mut out = Vec::new();
     loop {
