@@ -262,14 +262,7 @@ pub fn is_value(text: &str) -> bool {
 pub fn elements(array: &str) -> impl Iterator<Item = &str> {
     let mut s = Scanner { text: array, i: 1 };
     std::iter::from_fn(move || {
-        s.ws();
-        if s.peek()? == b',' {
-            s.i += 1;
-            s.ws();
-        }
-        if s.peek()? == b']' {
-            return None;
-        }
+        s.next_item(b']')?;
         Some(s.skip_valid())
     })
 }
@@ -279,14 +272,7 @@ pub fn elements(array: &str) -> impl Iterator<Item = &str> {
 pub fn members(object: &str) -> impl Iterator<Item = (&str, &str)> {
     let mut s = Scanner { text: object, i: 1 };
     std::iter::from_fn(move || {
-        s.ws();
-        if s.peek()? == b',' {
-            s.i += 1;
-            s.ws();
-        }
-        if s.peek()? == b'}' {
-            return None;
-        }
+        s.next_item(b'}')?;
         let name = s.skip_valid();
         s.ws();
         s.i += 1; // the `:`
@@ -296,6 +282,17 @@ pub fn members(object: &str) -> impl Iterator<Item = (&str, &str)> {
 }
 
 impl<'a> Scanner<'a> {
+    /// Steps to the next item of a list known to be valid JSON: past whitespace and the comma
+    /// before it; `None` at the list's `close`.
+    fn next_item(&mut self, close: u8) -> Option<()> {
+        self.ws();
+        if self.peek()? == b',' {
+            self.i += 1;
+            self.ws();
+        }
+        (self.peek()? != close).then_some(())
+    }
+
     /// Skips one value of text known to be valid JSON; returns its text.
     fn skip_valid(&mut self) -> &'a str {
         let start = self.i;
