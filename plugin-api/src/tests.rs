@@ -152,6 +152,32 @@ fn value_decodes_as_serde_json() {
         N(i64),
         S(String),
     }
+    #[derive(Deserialize, PartialEq, Debug)]
+    #[serde(variant_identifier)]
+    enum Op {
+        Add,
+    }
+    /// Asks for a string, but its visitor would take a number too.
+    #[derive(PartialEq, Debug)]
+    struct Lenient(String);
+    impl<'de> Deserialize<'de> for Lenient {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Lenient, D::Error> {
+            struct V;
+            impl serde::de::Visitor<'_> for V {
+                type Value = Lenient;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("text")
+                }
+                fn visit_str<E>(self, v: &str) -> Result<Lenient, E> {
+                    Ok(Lenient(v.into()))
+                }
+                fn visit_u64<E>(self, v: u64) -> Result<Lenient, E> {
+                    Ok(Lenient(v.to_string()))
+                }
+            }
+            d.deserialize_str(V)
+        }
+    }
     same::<i64>(b"1");
     same::<i64>(b"-1");
     same::<i64>(b"-0"); // a float to serde_json, so not an i64
@@ -205,6 +231,13 @@ fn value_decodes_as_serde_json() {
     same::<()>(b"1");
     same::<Vec<u8>>(b"\"ab\"");
     same::<(i64,)>(b"1");
+    same::<Op>(b"0"); // an identifier's visitor takes numbers; serde_json's deserialize_str does not
+    same::<Op>(b"\"Add\"");
+    same::<Lenient>(b"5");
+    same::<Lenient>(b"\"5\"");
+    same::<u64>(b"\"5\"");
+    same::<f64>(b"\"5\"");
+    same::<u128>(b"5");
     let raw = crate::value::from_slice::<Box<serde_json::value::RawValue>>(b"42").expect("a raw value");
     assert_eq!(raw.get(), "42");
 }

@@ -1,23 +1,23 @@
 //! Decoding one JSON value into a Rust type as serde_json does, with a shortcut for the
 //! commonest parameters: integers and strings without escapes.
 //!
-//! The host decodes a native procedure's arguments with it and the glue a plugin's, so an
+//! The glue decodes a plugin's arguments with it, and the host a native procedure's (those
+//! of its declared parameters; variadic values go through serde_json as a sequence), so an
 //! argument reads the same, and costs the same, wherever the procedure runs.
 
 use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 
 /// What [`serde_json::from_slice`] returns for `text`, the same value or the same error.
 ///
-/// A plain integer (`-?[0-9]+` that fits an `i64` or `u64`, no leading zero, not `-0`) or a
-/// string without escapes is handed to the type's visitor the way serde_json hands it; when
-/// that visitor refuses it, or the text is anything else, serde_json decodes the text.
+/// A plain integer (`-?[0-9]+` of at most 19 digits, no leading zero, not `-0`, within
+/// `i64` when negative) or a string without escapes is handed to the type's visitor the way
+/// serde_json hands it, for the kinds of value serde_json would; when the type asks for any
+/// other kind, or its visitor refuses, or the text is anything else, serde_json decodes the text.
 pub fn from_slice<T: DeserializeOwned>(text: &[u8]) -> serde_json::Result<T> {
-    if let Some(plain) = Plain::read(text)
-        && let Ok(value) = T::deserialize(plain)
-    {
-        return Ok(value);
+    match Plain::read(text).map(T::deserialize) {
+        Some(Ok(value)) => Ok(value),
+        _ => serde_json::from_slice(text),
     }
-    serde_json::from_slice(text)
 }
 
 /// A value the shortcut reads.
@@ -57,6 +57,57 @@ fn digits_value(digits: &[u8]) -> Option<u64> {
     }
 }
 
+/// Leaves the value to serde_json (see [`from_slice`]).
+fn declined<T>() -> serde_json::Result<T> {
+    Err(de::Error::custom("not read by the shortcut"))
+}
+
+impl<'de> Plain<'de> {
+    /// A number, as serde_json's numeric requests hand it over; a string is declined.
+    fn number<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        match self {
+            Plain::Str(_) => declined(),
+            number => number.deserialize_any(visitor),
+        }
+    }
+
+    /// A string, as serde_json's string requests hand it over; a number is declined.
+    fn string<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+        match self {
+            Plain::Str(s) => visitor.visit_borrowed_str(s),
+            _ => declined(),
+        }
+    }
+}
+
+/// Requests that read a number.
+macro_rules! numbers {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+            self.number(visitor)
+        }
+    )*};
+}
+
+/// Requests that read a string.
+macro_rules! strings {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, visitor: V) -> serde_json::Result<V::Value> {
+            self.string(visitor)
+        }
+    )*};
+}
+
+/// Requests for a kind of value the shortcut never reads (or that serde_json hands over its
+/// own way: bytes, 128-bit integers).
+macro_rules! declined {
+    ($($method:ident)*) => {$(
+        fn $method<V: Visitor<'de>>(self, _: V) -> serde_json::Result<V::Value> {
+            declined()
+        }
+    )*};
+}
+
 impl<'de> Deserializer<'de> for Plain<'de> {
     type Error = serde_json::Error;
 
@@ -67,6 +118,10 @@ impl<'de> Deserializer<'de> for Plain<'de> {
             Plain::Str(s) => visitor.visit_borrowed_str(s),
         }
     }
+
+    numbers! { deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 deserialize_f64 }
+    strings! { deserialize_char deserialize_str deserialize_string deserialize_identifier }
+    declined! { deserialize_bool deserialize_i128 deserialize_u128 deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_seq deserialize_map }
 
     // As serde_json: a value that is not null is `Some`, a newtype is its content, and an
     // ignored value is a unit.
@@ -82,14 +137,30 @@ impl<'de> Deserializer<'de> for Plain<'de> {
         visitor.visit_unit()
     }
 
-    // serde_json hands strings to these visitors differently (as bytes, as a variant name):
-    // leave them to it.
-    fn deserialize_bytes<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-        Err(de::Error::custom("not read by the shortcut"))
+    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> Result<V::Value, Self::Error> {
+        declined()
     }
 
-    fn deserialize_byte_buf<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Self::Error> {
-        Err(de::Error::custom("not read by the shortcut"))
+    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, Self::Error> {
+        declined()
+    }
+
+    fn deserialize_tuple_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: usize,
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        declined()
+    }
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _: &'static str,
+        _: &'static [&'static str],
+        _: V,
+    ) -> Result<V::Value, Self::Error> {
+        declined()
     }
 
     fn deserialize_enum<V: Visitor<'de>>(
@@ -98,11 +169,6 @@ impl<'de> Deserializer<'de> for Plain<'de> {
         _: &'static [&'static str],
         _: V,
     ) -> Result<V::Value, Self::Error> {
-        Err(de::Error::custom("not read by the shortcut"))
-    }
-
-    serde::forward_to_deserialize_any! {
-        bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string
-        unit unit_struct seq tuple tuple_struct map struct identifier
+        declined()
     }
 }
