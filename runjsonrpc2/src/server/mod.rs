@@ -255,7 +255,10 @@ impl Workers {
                     if let Err(e) = done {
                         log::error!("{e}; shutting down");
                         stopper.stop();
-                        result = Err(e);
+                        // The first error is the cause; later ones may follow from it.
+                        if result.is_ok() {
+                            result = Err(e);
+                        }
                     }
                 }
                 Err(()) => {
@@ -284,10 +287,15 @@ pub(crate) struct Shared {
 
 fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError> {
     let result = serve_requests(server, shared);
-    // The stop's unblock tokens are not addressed: a draining worker may have taken one meant
-    // for a worker still blocked in `recv`. Each worker that leaves passes one on, so every
-    // blocked worker wakes, and none waits out the grace period.
-    server.unblock();
+    // The stop's unblock tokens are not addressed: a draining worker may have taken those
+    // meant for workers still blocked in `recv`. Each worker that leaves a stop passes a
+    // token per worker on, so the blocked ones wake at once and none waits out the grace
+    // period. (Not when it leaves on an error: the stop that follows sends the tokens.)
+    if shared.stopper.stopping() {
+        for _ in 0..shared.stopper.threads {
+            server.unblock();
+        }
+    }
     result
 }
 
@@ -323,5 +331,37 @@ fn serve_requests(server: &tiny_http::Server, shared: &Shared) -> Result<(), Ser
                 *buf = Vec::new();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every worker blocked in `recv` wakes on a stop even when one of them takes every token:
+    /// here the stop sends a single token for four workers. A worker left blocked would keep
+    /// `wait` until the 60 s grace period ran out.
+    #[test]
+    fn a_stop_reaches_every_worker() {
+        let config = HttpConfig { port: 0, threads: 4, grace: Duration::from_secs(60), ..HttpConfig::default() };
+        let listening = bind(&config).expect("binds 127.0.0.1:0");
+        let addr = listening.local_addr();
+        let (stopper, workers) = listening.start(Arc::new(JsonRpc::new()), Arc::new(Extras::new()));
+        // One call answered first: by then the workers have started and wait in `recv`.
+        let mut client = std::net::TcpStream::connect(addr).expect("connects");
+        let body = r#"{"jsonrpc":"2.0","method":"m","id":1}"#;
+        let head = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        );
+        std::io::Write::write_all(&mut client, format!("{head}{body}").as_bytes()).expect("sends");
+        let mut answer = [0u8; 512];
+        let n = std::io::Read::read(&mut client, &mut answer).expect("an answer");
+        assert!(String::from_utf8_lossy(&answer[..n]).contains("-32601"), "method not found");
+        drop(client);
+        let stopped = std::time::Instant::now();
+        Stopper { threads: 1, ..stopper }.stop();
+        workers.wait().expect("a clean stop");
+        assert!(stopped.elapsed() < Duration::from_secs(30), "a worker waited out the grace period");
     }
 }
