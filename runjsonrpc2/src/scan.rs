@@ -76,8 +76,7 @@ impl<'a> Scanner<'a> {
             if field.is_none() {
                 // Any other member is ignored, unless its name has escapes: it might spell
                 // one of the four (the serde_json path decides).
-                let (_, escaped) = s.string()?;
-                if escaped {
+                if s.string()? {
                     return None;
                 }
             }
@@ -163,8 +162,8 @@ impl<'a> Scanner<'a> {
         }
     }
 
-    /// A string; returns where it starts (its `"`) and whether it has escapes.
-    fn string(&mut self) -> Option<(usize, bool)> {
+    /// A string; returns whether it has escapes.
+    fn string(&mut self) -> Option<bool> {
         let bytes = self.text.as_bytes();
         let start = self.i;
         if bytes.get(start) != Some(&b'"') {
@@ -198,7 +197,7 @@ impl<'a> Scanner<'a> {
             }
         }
         self.i = i;
-        Some((start, escaped))
+        Some(escaped)
     }
 
     /// A number: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?`, and no digit right after.

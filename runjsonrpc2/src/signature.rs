@@ -187,8 +187,8 @@ impl<'a> Args<'a> {
         Args { fixed: Slots::new(params.len() - usize::from(variadic)), rest: Vec::new(), raw, extras, sig }
     }
 
-    /// Binds `params` to the signature. Extra variables fill the parameters of the same name
-    /// and win over client values; positional values fill the remaining parameters in order.
+    /// Binds `params` to the signature, once. Extra variables fill the parameters of the same
+    /// name and win over client values; positional values fill the remaining parameters in order.
     pub fn bind(&mut self) -> Result<(), Failure> {
         let (sig, raw, extras, args) = (self.sig, self.raw, self.extras, self);
         let Signature::Params(params) = sig else { return Ok(()) };

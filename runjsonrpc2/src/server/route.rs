@@ -48,7 +48,8 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     let announced = request.body_length();
     body.reserve(announced.unwrap_or(0));
     let read = match announced {
-        // tiny_http stops at the announced length itself, and reads a short body at once.
+        // tiny_http stops at the announced length itself, and reads a short body at once;
+        // except for an upgrade, where the body is the raw socket: `refusal` turned those away.
         Some(_) => request.as_reader().read_to_end(body),
         None => request.as_reader().take(max as u64 + 1).read_to_end(body),
     };
@@ -142,7 +143,6 @@ fn send(request: Request, status: u16, headers: Vec<Header>, body: &[u8]) {
 }
 
 /// A one-line plain-text answer.
-#[cold]
 #[inline(never)]
 pub(crate) fn reply(request: Request, status: u16, message: &str, header: Option<Header>) {
     let text = format!("{message}\n");
