@@ -27,7 +27,7 @@ pub struct Typed<F, A> {
 /// Closures of up to six deserializable arguments returning `Result<impl Serialize, AppError>`.
 pub trait Handler<A>: Send + Sync + 'static {
     const ARITY: usize;
-    fn invoke(&self, sig: &Signature, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure>;
+    fn invoke(&self, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure>;
 }
 
 macro_rules! handler {
@@ -40,8 +40,8 @@ macro_rules! handler {
         {
             const ARITY: usize = $n;
             #[allow(unused_variables)]
-            fn invoke(&self, sig: &Signature, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
-                let r = self($(args.get::<$a>(sig, $i)?),*).map_err(Failure::App)?;
+            fn invoke(&self, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
+                let r = self($(args.get::<$a>($i)?),*).map_err(Failure::App)?;
                 write_json(out, &r)
             }
         }
@@ -66,7 +66,7 @@ impl<F: Handler<A>, A: 'static> Procedure for Typed<F, A> {
         &self.sig
     }
     fn call(&self, args: &Args<'_>, out: &mut Vec<u8>) -> Result<(), Failure> {
-        self.f.invoke(&self.sig, args, out)
+        self.f.invoke(args, out)
     }
 }
 

@@ -248,9 +248,9 @@ impl<'a> Args<'a> {
         Ok(())
     }
 
-    /// Deserializes parameter `index` of `sig` (the variadic one yields a sequence).
-    pub fn get<T: de::DeserializeOwned>(&self, sig: &Signature, index: usize) -> Result<T, Failure> {
-        let name = sig.params().get(index).map_or("?", |p| p.name.as_str());
+    /// Deserializes parameter `index` of the signature (the variadic one yields a sequence).
+    pub fn get<T: de::DeserializeOwned>(&self, index: usize) -> Result<T, Failure> {
+        let name = self.sig.params().get(index).map_or("?", |p| p.name.as_str());
         let result = if index < self.fixed.len() {
             runjsonrpc2_plugin::value::from_slice(self.fixed[index].unwrap_or(NULL).as_bytes())
         } else {
