@@ -99,10 +99,10 @@ macro_rules! strings {
 }
 
 /// Requests for a kind of value the shortcut never reads (or that serde_json hands over its
-/// own way: bytes, 128-bit integers).
+/// own way: bytes, 128-bit integers), with the types of their arguments before the visitor.
 macro_rules! declined {
-    ($($method:ident)*) => {$(
-        fn $method<V: Visitor<'de>>(self, _: V) -> serde_json::Result<V::Value> {
+    ($($method:ident($($arg:ty),*))*) => {$(
+        fn $method<V: Visitor<'de>>(self, $(_: $arg,)* _: V) -> serde_json::Result<V::Value> {
             declined()
         }
     )*};
@@ -121,7 +121,13 @@ impl<'de> Deserializer<'de> for Plain<'de> {
 
     numbers! { deserialize_i8 deserialize_i16 deserialize_i32 deserialize_i64 deserialize_u8 deserialize_u16 deserialize_u32 deserialize_u64 deserialize_f32 deserialize_f64 }
     strings! { deserialize_char deserialize_str deserialize_string deserialize_identifier }
-    declined! { deserialize_bool deserialize_i128 deserialize_u128 deserialize_bytes deserialize_byte_buf deserialize_unit deserialize_seq deserialize_map }
+    declined! {
+        deserialize_bool() deserialize_i128() deserialize_u128() deserialize_bytes() deserialize_byte_buf()
+        deserialize_unit() deserialize_seq() deserialize_map() deserialize_unit_struct(&'static str)
+        deserialize_tuple(usize) deserialize_tuple_struct(&'static str, usize)
+        deserialize_struct(&'static str, &'static [&'static str])
+        deserialize_enum(&'static str, &'static [&'static str])
+    }
 
     // As serde_json: a value that is not null is `Some`, a newtype is its content, and an
     // ignored value is a unit.
@@ -135,40 +141,5 @@ impl<'de> Deserializer<'de> for Plain<'de> {
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Self::Error> {
         visitor.visit_unit()
-    }
-
-    fn deserialize_unit_struct<V: Visitor<'de>>(self, _: &'static str, _: V) -> Result<V::Value, Self::Error> {
-        declined()
-    }
-
-    fn deserialize_tuple<V: Visitor<'de>>(self, _: usize, _: V) -> Result<V::Value, Self::Error> {
-        declined()
-    }
-
-    fn deserialize_tuple_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: usize,
-        _: V,
-    ) -> Result<V::Value, Self::Error> {
-        declined()
-    }
-
-    fn deserialize_struct<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Self::Error> {
-        declined()
-    }
-
-    fn deserialize_enum<V: Visitor<'de>>(
-        self,
-        _: &'static str,
-        _: &'static [&'static str],
-        _: V,
-    ) -> Result<V::Value, Self::Error> {
-        declined()
     }
 }
