@@ -241,3 +241,62 @@ fn value_decodes_as_serde_json() {
     let raw = crate::value::from_slice::<Box<serde_json::value::RawValue>>(b"42").expect("a raw value");
     assert_eq!(raw.get(), "42");
 }
+
+/// `value::from_slice` against serde_json on 100,000 generated texts, each read as several types.
+#[test]
+fn value_agrees_with_serde_json_on_generated_text() {
+    use serde::de::DeserializeOwned;
+    fn same<T: DeserializeOwned + PartialEq + std::fmt::Debug>(text: &[u8]) -> bool {
+        let ours = crate::value::from_slice::<T>(text).map_err(|e| e.to_string());
+        let serde = serde_json::from_slice::<T>(text).map_err(|e| e.to_string());
+        assert_eq!(ours, serde, "{:?} as {}", String::from_utf8_lossy(text), std::any::type_name::<T>());
+        ours.is_ok()
+    }
+    const PIECES: &[&[u8]] = &[
+        b"0",
+        b"1",
+        b"9",
+        b"-",
+        b"\"",
+        b"\\",
+        b"a",
+        b"e",
+        b".",
+        b" ",
+        b"\x01",
+        b"\xc3\xa9",
+        b"\xff",
+        b"n",
+        b"999999999",
+    ];
+    let mut state = 0x853c_49e6_748f_ea9b_u64;
+    let mut next = |n: usize| {
+        state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (state >> 33) as usize % n
+    };
+    let mut read = 0;
+    for _ in 0..100_000 {
+        let mut text = Vec::new();
+        if next(2) == 0 {
+            text.push(b'"');
+        }
+        for _ in 0..next(6) {
+            text.extend_from_slice(PIECES[next(PIECES.len())]);
+        }
+        if text.first() == Some(&b'"') && next(4) > 0 {
+            text.push(b'"');
+        }
+        let results = [
+            same::<i64>(&text),
+            same::<u8>(&text),
+            same::<u64>(&text),
+            same::<f64>(&text),
+            same::<String>(&text),
+            same::<char>(&text),
+            same::<Option<i32>>(&text),
+            same::<Value>(&text),
+        ];
+        read += results.iter().filter(|&&ok| ok).count();
+    }
+    assert!(read > 50_000, "the generator makes enough readable values: {read}");
+}
