@@ -205,3 +205,46 @@ fn grace_period_cuts_off_long_calls_and_says_so() {
     assert!(log.contains("grace period over: cutting off 1 call(s) still running"), "{log}");
     assert!(read_response(&mut reader).is_none(), "the cut-off call gets no answer");
 }
+
+#[test]
+fn out_of_descriptors_the_server_stops_and_exits_1_either_way() {
+    use crate::support::{bin, plugin_dir};
+    use std::io::Read;
+    // Each connection costs the server two descriptors. With one left, tiny_http's accept()
+    // succeeds and its own try_clone panics in the accept thread; with none left, accept()
+    // fails. Of two limits one apart, one ends each way; both must end the process (exit 1,
+    // the cause on stderr), not leave it running without accepting.
+    for limit in [40, 41] {
+        let script =
+            format!("ulimit -n {limit} && exec \"$0\" --port 0 --threads 1 --no-prefix --plugin-path \"$1\" sample");
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", &script, bin(), plugin_dir().to_str().unwrap()]).env_remove("RUST_LOG");
+        let mut server = Server::spawn(&mut cmd, std::process::Stdio::piped());
+        let mut open = Vec::new();
+        while open.len() < 64 {
+            let Ok(mut conn) = std::net::TcpStream::connect(server.addr) else { break };
+            conn.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+            conn.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
+            let mut reader = BufReader::new(conn);
+            match read_response(&mut reader) {
+                Some(r) if r.body_text() == ANSWER => open.push(reader),
+                _ => break,
+            }
+        }
+        assert!(open.len() < 64, "limit {limit}: 64 connections, still no shortage of descriptors");
+        // stderr closes when the process ends; a server left running would not close it.
+        let mut stderr = server.child.stderr.take().unwrap();
+        let (done, ended) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut log = String::new();
+            let _ = stderr.read_to_string(&mut log);
+            let _ = done.send(log);
+        });
+        let log = ended.recv_timeout(std::time::Duration::from_secs(60)).unwrap_or_else(|_| {
+            panic!("limit {limit}: still running 60 s after {} connections, not accepting", open.len())
+        });
+        assert_eq!(server.child.wait().unwrap().code(), Some(1), "limit {limit}: {log}");
+        let died = "the accept thread panicked (out of file descriptors?)";
+        assert!(log.contains(died) || log.contains("accepting connections failed"), "limit {limit}: {log}");
+    }
+}

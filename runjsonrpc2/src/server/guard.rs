@@ -74,6 +74,6 @@ pub fn refuse(request: Request, shared: &Shared, announced: usize) {
     log::warn!("stranded a connection announcing {announced} bytes ({stranded} of at most {MAX_STRANDED})");
     if stranded == MAX_STRANDED {
         log::error!("{MAX_STRANDED} connections stranded by over-long bodies: stopping for a restart");
-        shared.stopper.fail();
+        shared.stopper.fail(super::Fault::Stranded);
     }
 }

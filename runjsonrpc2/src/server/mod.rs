@@ -2,12 +2,13 @@
 
 mod guard;
 mod route;
+mod watch;
 
 use crate::engine::JsonRpc;
 use crate::signature::Extras;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
 use tiny_http::Header;
@@ -59,6 +60,8 @@ pub enum ServeError {
     Accept(std::io::Error),
     /// Too many connections were stranded by over-long bodies (see `guard`).
     Stranded,
+    /// tiny_http's accept thread panicked (see `watch`).
+    AcceptDied,
 }
 
 impl std::fmt::Display for ServeError {
@@ -69,6 +72,9 @@ impl std::fmt::Display for ServeError {
             ServeError::Accept(e) => write!(f, "accepting connections failed: {e}"),
             ServeError::Stranded => {
                 write!(f, "stopped after {} connections announced over-long bodies", guard::MAX_STRANDED)
+            }
+            ServeError::AcceptDied => {
+                write!(f, "stopped: the accept thread panicked (out of file descriptors?)")
             }
         }
     }
@@ -124,7 +130,8 @@ pub fn bind(config: &HttpConfig) -> Result<Listening, ServeError> {
 #[derive(Clone)]
 pub struct Stopper {
     stopping: Arc<AtomicBool>,
-    failed: Arc<AtomicBool>,
+    /// The [`Fault`] that stopped the server, as a number; 0 for none.
+    fault: Arc<AtomicU8>,
     server: Arc<tiny_http::Server>,
     listener: Arc<socket2::Socket>,
     threads: usize,
@@ -139,10 +146,20 @@ enum Event {
     Done(Result<(), ServeError>),
 }
 
+/// Why a server stopped on its own, and the error serving ends with.
+#[derive(Clone, Copy)]
+pub(crate) enum Fault {
+    /// [`ServeError::Stranded`].
+    Stranded = 1,
+    /// [`ServeError::AcceptDied`].
+    AcceptDied = 2,
+}
+
 impl Stopper {
-    /// Stops because something is wrong: serving ends with [`ServeError::Stranded`].
-    pub fn fail(&self) {
-        self.failed.store(true, Ordering::SeqCst);
+    /// Stops because something is wrong: serving ends with the fault's error (the first
+    /// fault's, if there are several).
+    pub(crate) fn fail(&self, fault: Fault) {
+        let _ = self.fault.compare_exchange(0, fault as u8, Ordering::SeqCst, Ordering::SeqCst);
         self.stop();
     }
 
@@ -196,7 +213,7 @@ impl Listening {
         let (events, events_rx) = mpsc::channel();
         let stopper = Stopper {
             stopping: Arc::new(AtomicBool::new(false)),
-            failed: Arc::new(AtomicBool::new(false)),
+            fault: Arc::new(AtomicU8::new(0)),
             server: self.server.clone(),
             listener: Arc::new(self.listener),
             threads,
@@ -221,7 +238,8 @@ impl Listening {
                 let _ = events.send(Event::Done(Err(ServeError::Accept(e))));
             }
         }
-        let workers = Workers { events: events_rx, threads, shared };
+        let watched = watch::watch(&stopper);
+        let workers = Workers { events: events_rx, threads, shared, watched };
         (stopper, workers)
     }
 }
@@ -231,6 +249,14 @@ pub struct Workers {
     events: mpsc::Receiver<Event>,
     threads: usize,
     shared: Arc<Shared>,
+    /// The id under which `watch` looks out for the accept thread's death.
+    watched: u64,
+}
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        watch::unwatch(self.watched);
+    }
 }
 
 impl Workers {
@@ -268,10 +294,12 @@ impl Workers {
                 }
             }
         }
-        if result.is_ok() && stopper.failed.load(Ordering::SeqCst) {
-            return Err(ServeError::Stranded);
+        match stopper.fault.load(Ordering::SeqCst) {
+            _ if result.is_err() => result,
+            1 => Err(ServeError::Stranded),
+            2 => Err(ServeError::AcceptDied),
+            _ => result,
         }
-        result
     }
 }
 
