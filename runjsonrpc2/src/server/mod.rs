@@ -50,6 +50,7 @@ impl Default for HttpConfig {
 
 /// Why serving failed.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum ServeError {
     Bind {
         addr: String,
@@ -156,10 +157,12 @@ pub(crate) enum Fault {
 }
 
 impl Stopper {
-    /// Stops because something is wrong: serving ends with the fault's error (the first
-    /// fault's, if there are several).
+    /// Stops because something is wrong: serving ends with the first fault's error (unless a
+    /// worker's error comes first). A fault during a stop already under way is not one.
     pub(crate) fn fail(&self, fault: Fault) {
-        let _ = self.fault.compare_exchange(0, fault as u8, Ordering::SeqCst, Ordering::SeqCst);
+        if !self.stopping() {
+            let _ = self.fault.compare_exchange(0, fault as u8, Ordering::SeqCst, Ordering::SeqCst);
+        }
         self.stop();
     }
 
@@ -296,8 +299,8 @@ impl Workers {
         }
         match stopper.fault.load(Ordering::SeqCst) {
             _ if result.is_err() => result,
-            1 => Err(ServeError::Stranded),
-            2 => Err(ServeError::AcceptDied),
+            f if f == Fault::Stranded as u8 => Err(ServeError::Stranded),
+            f if f == Fault::AcceptDied as u8 => Err(ServeError::AcceptDied),
             _ => result,
         }
     }
