@@ -22,6 +22,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+source bench/lib.sh
 REL=$ROOT/target/release
 FEW=${FEW:-100}
 MANY=${MANY:-1000}
@@ -75,13 +76,9 @@ instructions() {
     shift 4
     valgrind --tool=callgrind --callgrind-out-file="$TMP/$name.cg" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
     SERVER_PID=$!
-    port=
-    for _ in $(seq 1 300); do
-        port=$(sed -n 's|^listening on http://[^ ]*:\([0-9]*\)/.*|\1|p' "$TMP/$name.out" | head -n 1)
-        [ -n "$port" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
+    port=$(listening_url "$TMP/$name.out" "$SERVER_PID" 300)
+    port=${port%/}
+    port=${port##*:}
     [ -n "$port" ] || { echo "bench/cost.sh: $name did not start" >&2; cat "$TMP/$name.err" >&2; exit 1; }
     python3 "$TMP/client.py" "$port" "$n" "$TMP/$body.json" "$calls"
     kill -TERM "$SERVER_PID"

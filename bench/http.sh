@@ -35,6 +35,7 @@ set -euo pipefail
 
 cd "$(dirname "$0")/.."
 ROOT=$PWD
+source bench/lib.sh
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-32}
 WARMUP=${WARMUP:-1}
@@ -95,13 +96,7 @@ start() {
     taskset -c 0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
     SERVER_PID=$!
     PIDS+=("$SERVER_PID")
-    SERVER_URL=
-    for _ in $(seq 1 100); do
-        SERVER_URL=$(sed -n 's|^listening on \(http://[^ ]*\).*|\1|p' "$TMP/$name.out" | head -n 1)
-        [ -n "$SERVER_URL" ] && break
-        kill -0 "$SERVER_PID" 2>/dev/null || break
-        sleep 0.1
-    done
+    SERVER_URL=$(listening_url "$TMP/$name.out" "$SERVER_PID" 100)
     if [ -z "$SERVER_URL" ]; then
         echo "bench/http.sh: $name did not start:" >&2
         cat "$TMP/$name.out" "$TMP/$name.err" >&2
