@@ -130,6 +130,7 @@ fn faulty_plugins_refused() {
         ("cnull", "malformed method table: method 2: name is a null pointer with length 4"),
         ("chuge", "malformed method table: method 2: parameter list has length 1099511627776, the limit is 256"),
         ("ccolon", "malformed method table: method 2: bad method name \"a:b\": no ':', '/' or control characters"),
+        ("cflags", "malformed method table: method 2: method \"flagged\": unknown flags 0x4, known are 0x3"),
     ];
     for (name, want) in cases {
         let err = loader.register(&rpc, &c_plugin(name), true).err().expect("refused").to_string();
@@ -162,6 +163,9 @@ fn bad_plugin_output_is_internal_error() {
     assert_eq!(got, want);
     let got = call(&rpc, "missing", "[]");
     assert!(got.contains(r#""code":-32601"#), "{got}");
+    // A method flagged RJ2_METHOD_TRUSTED_OUTPUT is taken at its word: what it writes is spliced
+    // unchecked (which is why only the glue, and C code that encodes JSON soundly, sets it).
+    assert_eq!(call(&rpc, "bad_json_trusted", "[]"), r#"{"jsonrpc":"2.0","result":{not json,"id":1}"#);
     assert!(call(&rpc, "add", "[1,2]").contains(r#""result":3"#));
 }
 

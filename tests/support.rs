@@ -58,6 +58,7 @@ pub const C_VARIANTS: &[(&str, Option<&str>)] = &[
     ("cbadjson", Some("RJ2_TEST_BADJSON")),
     ("cmissing", Some("RJ2_TEST_MISSING")),
     ("cstatus", Some("RJ2_TEST_BAD_STATUS")),
+    ("cflags", Some("RJ2_TEST_FLAGS")),
     ("chuge", Some("RJ2_TEST_HUGE")),
     ("ccolon", Some("RJ2_TEST_COLON")),
 ];

@@ -54,9 +54,15 @@ typedef struct rj2_param {
     rj2_str default_json;
 } rj2_param;
 
-/* Method flags (rj2_method.flags). */
+/* Method flags (rj2_method.flags), bits to combine with |. */
 #define RJ2_METHOD_BOUND 0u /* the host binds params to the declared parameters */
 #define RJ2_METHOD_RAW 1u   /* the procedure receives `params` exactly as sent */
+/* The procedure's RJ2_OK output is always exactly one JSON value in UTF-8, so
+ * the host splices it into the answer without checking it. Without this bit
+ * the host checks every result and answers an invalid one with -32603. Set it
+ * only when the output comes from a JSON encoder you trust: a wrong promise
+ * sends invalid JSON to the client. */
+#define RJ2_METHOD_TRUSTED_OUTPUT 2u
 
 typedef struct rj2_method {
     rj2_str name;   /* method name, unique within the plugin */

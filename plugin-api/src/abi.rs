@@ -16,8 +16,13 @@ pub const PARAM_VARIADIC: u32 = 2;
 
 /// [`Method::flags`]: the host binds params to the declared parameters.
 pub const METHOD_BOUND: u32 = 0;
-/// [`Method::flags`]: the procedure receives `params` exactly as sent.
+/// [`Method::flags`] bit: the procedure receives `params` exactly as sent.
 pub const METHOD_RAW: u32 = 1;
+/// [`Method::flags`] bit: the procedure's result (status [`OK`]) is always exactly one JSON
+/// value in UTF-8, so the host splices it into the answer without checking it. Every method
+/// the Rust glue makes has it (serde_json writes its results); without it, the host checks
+/// each result and answers an invalid one with an internal error.
+pub const METHOD_TRUSTED_OUTPUT: u32 = 2;
 
 /// Status: the writer received the result as JSON text.
 pub const OK: i32 = 0;

@@ -101,19 +101,32 @@ fn invalid(message: String) -> Fail {
     Fail(abi::INVALID_PARAMS, message)
 }
 
-/// Decodes one value; `what` names it in the error, e.g. `parameter "x"`.
+/// Decodes one value; `what` names it in the error, e.g. `parameter "x"`. Inlined into each
+/// procedure, so that a decoded value does not make a round trip through memory.
+#[inline(always)]
 fn decode<T: DeserializeOwned>(value: &[u8], what: impl Fn() -> String) -> Result<T, Fail> {
-    crate::value::from_slice(value).map_err(|e| {
-        let text = e.to_string();
-        // serde_json adds a position, which means nothing for a value cut out of params.
-        let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t);
-        let reworded = ["type", "value"].iter().find_map(|problem| {
-            let rest = text.strip_prefix(&format!("invalid {problem}: "))?;
-            let (found, expected) = rest.rsplit_once(", expected ")?;
-            Some(format!("invalid {problem} for {}: expected {expected}, found {found}", what()))
-        });
-        invalid(reworded.unwrap_or_else(|| format!("invalid {}: {text}", what())))
-    })
+    crate::value::from_slice(value).map_err(|e| undecodable(&e, &what()))
+}
+
+/// The message for a value that does not decode.
+#[cold]
+#[inline(never)]
+fn undecodable(e: &serde_json::Error, what: &str) -> Fail {
+    let text = e.to_string();
+    // serde_json adds a position, which means nothing for a value cut out of params.
+    let text = text.rsplit_once(" at line ").map_or(text.as_str(), |(t, _)| t);
+    let reworded = ["type", "value"].iter().find_map(|problem| {
+        let rest = text.strip_prefix(&format!("invalid {problem}: "))?;
+        let (found, expected) = rest.rsplit_once(", expected ")?;
+        Some(format!("invalid {problem} for {what}: expected {expected}, found {found}"))
+    });
+    invalid(reworded.unwrap_or_else(|| format!("invalid {what}: {text}")))
+}
+
+#[cold]
+#[inline(never)]
+fn missing(name: &str) -> Fail {
+    invalid(format!("missing parameter \"{name}\""))
 }
 
 /// The parameter values of a call, as the host passed them: one JSON text each.
@@ -131,12 +144,14 @@ impl<'a> Args<'a> {
         Some(unsafe { value.as_bytes() })
     }
 
+    #[inline(always)]
     pub fn required<T: DeserializeOwned>(&mut self, name: &str) -> Result<T, Fail> {
-        let value = self.next().ok_or_else(|| invalid(format!("missing parameter \"{name}\"")))?;
+        let Some(value) = self.next() else { return Err(missing(name)) };
         decode(value, || format!("parameter \"{name}\""))
     }
 
     /// Absent and `null` both mean "use the default".
+    #[inline(always)]
     pub fn optional<T: DeserializeOwned>(&mut self, name: &str, default: impl FnOnce() -> T) -> Result<T, Fail> {
         match self.next() {
             None | Some(b"null") => Ok(default()),
@@ -320,7 +335,8 @@ pub const fn param(name: &'static str, kind: u32) -> Param {
     Param { name: Str::new(name), kind, default_json: Str::EMPTY }
 }
 
-/// One table entry; fails to compile when a variadic parameter is not last.
+/// One table entry; fails to compile when a variadic parameter is not last. Its output is
+/// trusted: the glue writes every result with serde_json.
 pub const fn method(
     name: &'static str,
     symbol: &'static str,
@@ -343,7 +359,7 @@ pub const fn method(
         doc: Str { ptr: doc.as_ptr(), len: doc.len() },
         params: params.as_ptr(),
         params_len: params.len(),
-        flags,
+        flags: flags | abi::METHOD_TRUSTED_OUTPUT,
     }
 }
 

@@ -119,13 +119,13 @@ fn the_table_describes_the_methods() {
         "rj2_greeting".into(),
         "Says hello.".into(),
         vec![("name".into(), abi::PARAM_OPTIONAL, 0)],
-        abi::METHOD_BOUND,
+        abi::METHOD_BOUND | abi::METHOD_TRUSTED_OUTPUT,
     );
     assert_eq!(*greeting, expected);
-    assert_eq!((&sum.3, sum.4), (&vec![("numbers".into(), abi::PARAM_VARIADIC, 0)], abi::METHOD_BOUND));
+    assert_eq!((&sum.3, sum.4), (&vec![("numbers".into(), abi::PARAM_VARIADIC, 0)], abi::METHOD_TRUSTED_OUTPUT));
     assert_eq!(
         (&echo.0, &echo.1, echo.3.len(), echo.4),
-        (&"echo_params".into(), &"rj2_echo_params".into(), 0, abi::METHOD_RAW)
+        (&"echo_params".into(), &"rj2_echo_params".into(), 0, abi::METHOD_RAW | abi::METHOD_TRUSTED_OUTPUT)
     );
     assert_eq!(described[1].3[1], ("subtrahend".into(), abi::PARAM_REQUIRED, 0));
 }

@@ -13,11 +13,18 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 /// `i64` when negative) or a string without escapes is handed to the type's visitor the way
 /// serde_json hands it, for the kinds of value serde_json would; when the type asks for any
 /// other kind, or its visitor refuses, or the text is anything else, serde_json decodes the text.
+#[inline(always)]
 pub fn from_slice<T: DeserializeOwned>(text: &[u8]) -> serde_json::Result<T> {
     match Plain::read(text).map(T::deserialize) {
         Some(Ok(value)) => Ok(value),
-        _ => serde_json::from_slice(text),
+        _ => by_serde(text),
     }
+}
+
+/// The rest, out of line so that the shortcut inlines into its caller.
+#[inline(never)]
+fn by_serde<T: DeserializeOwned>(text: &[u8]) -> serde_json::Result<T> {
+    serde_json::from_slice(text)
 }
 
 /// A value the shortcut reads.

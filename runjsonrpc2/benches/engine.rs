@@ -4,7 +4,8 @@
 //! Run with `cargo bench -p runjsonrpc2 --bench engine`. The plugin row needs the `sample`
 //! plugin built first (`cargo build --release -p sample`). `BENCH_RUNS` (default 21) and
 //! `BENCH_RUN_MS` (default 50) set how many timed rounds there are and how long each row runs in one;
-//! `BENCH_ONLY=TEXT` times only the rows whose name contains TEXT (to profile one row alone).
+//! `BENCH_ONLY=TEXT` times only the rows whose name contains TEXT, and `BENCH_CASE=single` (or
+//! `batch`) only that case (to profile one row alone).
 
 use runjsonrpc2::plugin::{Loader, SearchPath};
 use runjsonrpc2::{AppError, Extras, JsonRpc, procedure};
@@ -212,7 +213,11 @@ fn main() {
          elsewhere hits all rows alike); median and fastest round, ns\n",
         run.as_millis()
     );
+    let only_case = std::env::var("BENCH_CASE").unwrap_or_default();
     for (case, body, calls) in [("single", &single, 1usize), ("batch-100", &batch, BATCH)] {
+        if !case.starts_with(only_case.as_str()) {
+            continue;
+        }
         let mut calls_of: Vec<Box<dyn FnMut() + '_>> = rows
             .iter_mut()
             .map(|(_, f)| {

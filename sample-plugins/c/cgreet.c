@@ -248,7 +248,8 @@ static const rj2_param add_params[] = {
 
 static const rj2_method methods[] = {
     { S("greet"), S("cgreet_greet"), S("Greets name, ending with punctuation."), greet_params, 2, RJ2_METHOD_BOUND },
-    { S("add"), S("cgreet_add"), S("Adds two integers."), add_params, 2, RJ2_METHOD_BOUND },
+    /* "%lld" is always one JSON value, so the host need not check it. */
+    { S("add"), S("cgreet_add"), S("Adds two integers."), add_params, 2, RJ2_METHOD_BOUND | RJ2_METHOD_TRUSTED_OUTPUT },
 #ifdef RJ2_TEST_DUP
     { S("greet"), S("cgreet_add"), S("A second method named greet."), add_params, 2, RJ2_METHOD_BOUND },
 #endif
@@ -259,6 +260,10 @@ static const rj2_method methods[] = {
     { S("bad_json"), S("cgreet_bad_json"), S("Answers OK with invalid JSON."), NULL, 0, RJ2_METHOD_BOUND },
     { S("bad_utf8"), S("cgreet_bad_utf8"), S("Answers OK with a string holding byte 0xff."), NULL, 0, RJ2_METHOD_BOUND },
     { S("half"), S("cgreet_half"), S("Writes half a result, resets, answers an error."), NULL, 0, RJ2_METHOD_BOUND },
+    { S("bad_json_trusted"), S("cgreet_bad_json"), S("Invalid JSON, wrongly promised valid."), NULL, 0, RJ2_METHOD_TRUSTED_OUTPUT },
+#endif
+#ifdef RJ2_TEST_FLAGS
+    { S("flagged"), S("cgreet_add"), S("A flag this ABI does not define."), add_params, 2, 4u },
 #endif
 #ifdef RJ2_TEST_MISSING
     { S("missing"), S("cgreet_missing"), S("Names a symbol the library does not export."), NULL, 0, RJ2_METHOD_BOUND },

@@ -17,6 +17,8 @@ pub struct MethodInfo {
     pub symbol: String,
     pub doc: String,
     pub signature: Signature,
+    /// Its results are spliced into answers unchecked (`abi::METHOD_TRUSTED_OUTPUT`).
+    pub trusted_output: bool,
 }
 
 /// A plugin's table, copied out of the library and checked.
@@ -80,9 +82,13 @@ unsafe fn method(m: &abi::Method) -> Result<MethodInfo, String> {
     if symbol.is_empty() || !symbol.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
         return Err(format!("method \"{name}\": bad symbol name {symbol:?}"));
     }
-    let signature = match m.flags {
+    let known = abi::METHOD_RAW | abi::METHOD_TRUSTED_OUTPUT;
+    if m.flags & !known != 0 {
+        return Err(format!("method \"{name}\": unknown flags {:#x}, known are {known:#x}", m.flags & !known));
+    }
+    let signature = match m.flags & abi::METHOD_RAW {
         abi::METHOD_RAW => Signature::Raw,
-        abi::METHOD_BOUND => {
+        _ => {
             // SAFETY: as above, for the parameter list.
             let raw = unsafe { slice(m.params, m.params_len, MAX_PARAMS, "parameter list") }?;
             let params = raw
@@ -93,9 +99,9 @@ unsafe fn method(m: &abi::Method) -> Result<MethodInfo, String> {
                 .map_err(|e| format!("method \"{name}\": {e}"))?;
             Signature::new(params).map_err(|e| format!("method \"{name}\": {e}"))?
         }
-        other => return Err(format!("method \"{name}\": unknown flags {other}")),
     };
-    Ok(MethodInfo { name, symbol, doc, signature })
+    let trusted_output = m.flags & abi::METHOD_TRUSTED_OUTPUT != 0;
+    Ok(MethodInfo { name, symbol, doc, signature, trusted_output })
 }
 
 /// # Safety
