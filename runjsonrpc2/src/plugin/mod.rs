@@ -221,7 +221,8 @@ unsafe extern "C" fn write_sink(ctx: *mut c_void, ptr: *const u8, len: usize) {
     // SAFETY: `ctx` is the `Sink` that `PluginProcedure::call` passed for this call, alive and
     // not otherwise borrowed while the plugin runs.
     let sink = unsafe { &mut *ctx.cast::<Sink<'_>>() };
-    if sink.overflow || len > MAX_OUTPUT - (sink.out.len() - sink.mark).min(MAX_OUTPUT) {
+    // At most MAX_OUTPUT bytes were taken so far, so this does not underflow.
+    if sink.overflow || len > MAX_OUTPUT - (sink.out.len() - sink.mark) {
         sink.overflow = true;
         return;
     }
