@@ -1,7 +1,7 @@
 //! The HTTP server: conformance vectors, content types, methods, status codes, keep-alive, signals.
 
 use crate::support::{Server, post_request, read_response, root};
-use std::io::{BufReader, Write};
+use std::io::{BufReader, Read, Write};
 use std::process::Command;
 
 #[test]
@@ -74,6 +74,54 @@ fn methods_paths_and_statuses() {
     let exact = format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{}"],"id":1}}"#, "x".repeat(200 - 54));
     assert_eq!(exact.len(), 200);
     assert_eq!(server.request(&post_request("/", "application/json", exact.as_bytes())).status, 200);
+}
+
+/// The RPC path's answers (composed whole by the server, not by tiny_http): exact headers, a
+/// 204 without Content-Length that still lets the connection go on, and the connection closed
+/// when the client asked for it.
+#[test]
+fn rpc_answers_are_framed_whole() {
+    let server = Server::start(&["--no-prefix", "sample"]);
+    let mut conn = server.connect();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let notification = r#"{"jsonrpc":"2.0","method":"add","params":[1,2]}"#;
+    let only_notifications = format!("[{notification},{notification}]");
+    #[rustfmt::skip]
+    let cases: &[(&str, u16, &str)] = &[
+        (ADD, 200, ANSWER),
+        (notification, 204, ""),
+        (&only_notifications, 204, ""),
+        (ADD, 200, ANSWER),
+    ];
+    for (body, status, answer) in cases {
+        conn.write_all(&post_request("/", "application/json", body.as_bytes())).unwrap();
+        let r = read_response(&mut reader).expect("answered on the same connection");
+        assert_eq!((r.status, r.body_text().as_str()), (*status, *answer), "{body}");
+        let date = r.header("Date").expect("a Date header");
+        assert!(date.len() == 29 && date.ends_with(" GMT"), "{date:?}");
+        assert_eq!(r.header("Server"), Some("tiny-http (Rust)"));
+        let names: Vec<&str> = r.headers.iter().map(|(n, _)| n.as_str()).collect();
+        match status {
+            200 => {
+                assert_eq!(names, ["Server", "Date", "Content-Type", "Content-Length"]);
+                assert_eq!(r.header("Content-Type"), Some("application/json"));
+            }
+            _ => assert_eq!(names, ["Server", "Date"], "a 204 has no Content-Length"),
+        }
+    }
+    // Asked to close: answered, then the connection ends.
+    let head = "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n";
+    conn.write_all(format!("{head}Content-Length: {}\r\n\r\n{ADD}", ADD.len()).as_bytes()).unwrap();
+    assert_eq!(read_response(&mut reader).expect("answered").body_text(), ANSWER);
+    assert!(read_response(&mut reader).is_none(), "closed after Connection: close");
+    // HTTP/1.0 without keep-alive: the answer speaks HTTP/1.0, then the connection ends.
+    let mut conn = server.connect();
+    let old =
+        format!("POST / HTTP/1.0\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{ADD}", ADD.len());
+    conn.write_all(old.as_bytes()).unwrap();
+    let mut text = String::new();
+    conn.read_to_string(&mut text).unwrap();
+    assert!(text.starts_with("HTTP/1.0 200 OK\r\n") && text.ends_with(ANSWER), "{text}");
 }
 
 #[test]

@@ -3,6 +3,7 @@
 mod guard;
 mod route;
 mod watch;
+mod wire;
 
 use crate::engine::JsonRpc;
 use crate::signature::Extras;
@@ -11,7 +12,6 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, mpsc};
 use std::time::Duration;
-use tiny_http::Header;
 
 /// How the server listens and what it accepts.
 #[derive(Debug, Clone)]
@@ -229,7 +229,6 @@ impl Listening {
             busy: AtomicUsize::new(0),
             guard: guard::Guard::default(),
             stopper: stopper.clone(),
-            json: Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..]).expect("valid header"),
         });
         for i in 0..threads {
             let (server, shared, done) = (self.server.clone(), shared.clone(), events.clone());
@@ -313,7 +312,6 @@ pub(crate) struct Shared {
     pub(crate) busy: AtomicUsize,
     pub(crate) guard: guard::Guard,
     pub(crate) stopper: Stopper,
-    pub(crate) json: Header,
 }
 
 fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError> {
@@ -331,8 +329,7 @@ fn worker(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError>
 }
 
 fn serve_requests(server: &tiny_http::Server, shared: &Shared) -> Result<(), ServeError> {
-    let mut body = Vec::new();
-    let mut out = Vec::new();
+    let (mut body, mut out, mut wire) = (Vec::new(), Vec::new(), wire::Wire::new());
     loop {
         let request = if shared.stopper.stopping() {
             // Stopping: answer what is queued, then leave once the queue stays empty for a
@@ -354,7 +351,7 @@ fn serve_requests(server: &tiny_http::Server, shared: &Shared) -> Result<(), Ser
             }
         };
         shared.busy.fetch_add(1, Ordering::SeqCst);
-        route::handle(request, shared, &mut body, &mut out);
+        route::handle(request, shared, &mut body, &mut out, &mut wire);
         shared.busy.fetch_sub(1, Ordering::SeqCst);
         // A rare large body or answer should not keep its memory for the life of the worker.
         for buf in [&mut body, &mut out] {
@@ -362,6 +359,7 @@ fn serve_requests(server: &tiny_http::Server, shared: &Shared) -> Result<(), Ser
                 *buf = Vec::new();
             }
         }
+        wire.shrink(1 << 20);
     }
 }
 

@@ -2,13 +2,14 @@
 
 use super::Shared;
 use super::guard;
-use std::io::Read;
+use super::wire::{Answer, Wire};
+use std::io::{Read, Write};
 use std::path::{Component, Path};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 const ACCEPTED: &str = "application/json, application/json-rpc or application/jsonrequest";
 
-pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>) {
+pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>, wire: &mut Wire) {
     let config = &shared.config;
     if let Some(announced) = request.body_length()
         && announced > config.max_body
@@ -24,7 +25,7 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
             let allow = Header::from_bytes(&b"Allow"[..], &b"POST"[..]).expect("valid header");
             return reply(request, 405, "method not allowed: use POST", Some(allow));
         }
-        return rpc(request, shared, body, out);
+        return rpc(request, shared, body, out, wire);
     }
     let get = matches!(request.method(), Method::Get | Method::Head);
     match config.static_dir.as_deref() {
@@ -37,7 +38,7 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
     }
 }
 
-fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>) {
+fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>, wire: &mut Wire) {
     if let Some((status, message)) = refusal(&request) {
         return reply(request, status, &message, None);
     }
@@ -63,10 +64,13 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
         Err(e) => return reply(request, 400, &format!("cannot read the body: {e}"), None),
     }
     out.clear();
-    if !shared.rpc.handle_into(body, &shared.extras, out) {
-        return send(request, 204, Vec::new(), &[]);
-    }
-    send(request, 200, vec![shared.json.clone()], out);
+    let answer = if shared.rpc.handle_into(body, &shared.extras, out) { Answer::Json(out) } else { Answer::NoContent };
+    let version = request.http_version();
+    let bytes = wire.compose((version.0, version.1), answer, std::time::SystemTime::now());
+    // Dropping the writer tells tiny_http the answer is complete (the connection then reads
+    // the next request, or closes as the request asked).
+    let mut writer = request.into_writer();
+    let _ = writer.write_all(bytes).and_then(|()| writer.flush());
 }
 
 /// Answers 413 after reading past the limit (a chunked body, or one longer than announced).
