@@ -163,10 +163,17 @@ fn bad_plugin_output_is_internal_error() {
     assert_eq!(got, want);
     let got = call(&rpc, "missing", "[]");
     assert!(got.contains(r#""code":-32601"#), "{got}");
-    // A method flagged RJ2_METHOD_TRUSTED_OUTPUT is taken at its word: what it writes is spliced
-    // unchecked (which is why only the glue, and C code that encodes JSON soundly, sets it).
-    assert_eq!(call(&rpc, "bad_json_trusted", "[]"), r#"{"jsonrpc":"2.0","result":{not json,"id":1}"#);
     assert!(call(&rpc, "add", "[1,2]").contains(r#""result":3"#));
+}
+
+/// A method flagged RJ2_METHOD_TRUSTED_OUTPUT is taken at its word: what it writes is spliced
+/// unchecked (which is why only the glue, and C code that encodes JSON soundly, sets it).
+#[test]
+fn trusted_output_is_spliced_unchecked() {
+    let (rpc, loader) = engine();
+    loader.register(&rpc, &c_plugin("cbadjson"), false).unwrap();
+    assert_eq!(call(&rpc, "bad_json_trusted", "[]"), r#"{"jsonrpc":"2.0","result":{not json,"id":1}"#);
+    assert!(call(&rpc, "bad_json", "[]").contains(r#""code":-32603"#), "the same output, unflagged");
 }
 
 #[test]

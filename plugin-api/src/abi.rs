@@ -20,8 +20,9 @@ pub const METHOD_BOUND: u32 = 0;
 pub const METHOD_RAW: u32 = 1;
 /// [`Method::flags`] bit: the procedure's result (status [`OK`]) is always exactly one JSON
 /// value in UTF-8, so the host splices it into the answer without checking it. Every method
-/// the Rust glue makes has it (serde_json writes its results); without it, the host checks
-/// each result and answers an invalid one with an internal error.
+/// the Rust glue makes has it (serde_json writes its results; a `Serialize` impl that swallows
+/// its serializer's errors could still write broken JSON); without it, the host checks each
+/// result and answers an invalid one with an internal error.
 pub const METHOD_TRUSTED_OUTPUT: u32 = 2;
 
 /// Status: the writer received the result as JSON text.

@@ -143,6 +143,11 @@
 //!   `panic = "abort"` a panic ends the host process. The glue keeps the
 //!   panic hook quiet for the panics it catches (the host logs them); other
 //!   panics in the plugin still reach the previous hook.
+//! - **Output**: every method is flagged `METHOD_TRUSTED_OUTPUT`, so the host
+//!   splices results into answers without checking them: serde_json writes
+//!   them, and any error it reports discards the half-written result. A
+//!   `Serialize` impl that swallows an error from its serializer (or imitates
+//!   serde_json's private raw-value token) breaks that promise.
 //!
 //! [`invoke`] calls a procedure through the ABI, as above, for your tests;
 //! [`value::from_slice`] is how arguments are decoded (serde_json's result,

@@ -214,6 +214,7 @@ fn main() {
         run.as_millis()
     );
     let only_case = std::env::var("BENCH_CASE").unwrap_or_default();
+    assert!(["", "single", "batch"].contains(&only_case.as_str()), "BENCH_CASE: single or batch, not {only_case:?}");
     for (case, body, calls) in [("single", &single, 1usize), ("batch-100", &batch, BATCH)] {
         if !case.starts_with(only_case.as_str()) {
             continue;

@@ -10,11 +10,13 @@
  *   -DRJ2_TEST_DUP        a second method named "greet"
  *   -DRJ2_TEST_NULL       a method name with a NULL pointer and length 4
  *   -DRJ2_TEST_BADJSON    methods bad_json (OK with invalid JSON) and bad_utf8 (OK with a string holding byte 0xff),
- *                         and half (writes half a result, resets the writer, answers an error)
+ *                         half (writes half a result, resets the writer, answers an error), and
+ *                         bad_json_trusted (bad_json, wrongly flagged RJ2_METHOD_TRUSTED_OUTPUT)
  *   -DRJ2_TEST_MISSING    a method "missing" whose symbol is not exported
  *   -DRJ2_TEST_BAD_STATUS a method "bad_status" that returns status 42
  *   -DRJ2_TEST_HUGE       a method claiming 2^40 parameters
  *   -DRJ2_TEST_COLON      a method named "a:b", which would not survive a module:method target
+ *   -DRJ2_TEST_FLAGS      a method with a flag bit this ABI does not define
  */
 #include "runjsonrpc2.h"
 

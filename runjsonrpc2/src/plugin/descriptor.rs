@@ -159,3 +159,40 @@ unsafe fn slice<'a, T>(ptr: *const T, len: usize, max: usize, what: &str) -> Res
     // `len` reads and that the data outlives 'a; `len` is bounded, so the size fits isize.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::signature::Signature;
+    use runjsonrpc2_plugin::abi;
+
+    /// What a flag word reads as: (raw, trusted output), or the refusal.
+    type Read = Result<(bool, bool), &'static str>;
+
+    /// Each flag word: raw or bound, trusted output or not, or refused.
+    #[test]
+    fn flags_are_read_bit_by_bit() {
+        #[rustfmt::skip]
+        let cases: &[(u32, Read)] = &[
+            (0, Ok((false, false))),
+            (abi::METHOD_RAW, Ok((true, false))),
+            (abi::METHOD_TRUSTED_OUTPUT, Ok((false, true))),
+            (abi::METHOD_RAW | abi::METHOD_TRUSTED_OUTPUT, Ok((true, true))),
+            (4, Err("method \"m\": unknown flags 0x4, known are 0x3")),
+            (7, Err("method \"m\": unknown flags 0x4, known are 0x3")),
+            (0x8000_0000, Err("method \"m\": unknown flags 0x80000000, known are 0x3")),
+        ];
+        for &(flags, want) in cases {
+            let m = abi::Method {
+                name: abi::Str::new("m"),
+                symbol: abi::Str::new("rj2_m"),
+                doc: abi::Str::EMPTY,
+                params: std::ptr::null(),
+                params_len: 0,
+                flags,
+            };
+            // SAFETY: every pointer in `m` is a 'static string or null with length 0.
+            let got = unsafe { super::method(&m) }.map(|i| (matches!(i.signature, Signature::Raw), i.trusted_output));
+            assert_eq!(got, want.map_err(str::to_owned), "flags {flags:#x}");
+        }
+    }
+}

@@ -263,7 +263,9 @@ impl Procedure for PluginProcedure {
                 for (slot, value) in inline.iter_mut().zip(args.fixed.iter()) {
                     slot.write(abi::Str::from_bytes(value.unwrap_or("null").as_bytes()));
                 }
-                // SAFETY: the loop above initialised the first `fixed.len()` slots (at most 8).
+                // SAFETY: the loop above initialised the first `fixed.len()` slots (at most 8, so
+                // in bounds); `MaybeUninit<Str>` has `Str`'s layout and alignment; `inline` is
+                // neither written nor moved while `values` is in use (only by the call below).
                 unsafe { std::slice::from_raw_parts(inline.as_ptr().cast::<abi::Str>(), args.fixed.len()) }
             }
             Signature::Params(_) => {
