@@ -8,7 +8,7 @@
 # What it does:
 #   1. builds the release binary, the `sample` plugin and the baseline examples (NO_BUILD=1 skips);
 #   2. installs valgrind with apt-get if it is missing (sudo when not root);
-#   3. for each server (baseline_fixed, baseline_serde, runjsonrpc2 serving `sample` with one
+#   3. for each server (baseline_fixed, baseline_whole, baseline_serde, runjsonrpc2 serving `sample` with one
 #      worker, as in bench/http.sh) and each body (a single `add(1, 2)`, a batch of 100):
 #      runs the server under `valgrind --tool=callgrind` twice, answering FEW and then
 #      FEW + MANY requests from one keep-alive connection on 127.0.0.1, and takes
@@ -88,10 +88,10 @@ instructions() {
 }
 
 declare -A COST
-SERVERS=(baseline_fixed baseline_serde runjsonrpc2)
+SERVERS=(baseline_fixed baseline_whole baseline_serde runjsonrpc2)
 command_of() {
     case $1 in
-    baseline_fixed | baseline_serde) echo "$REL/examples/$1 1 0" ;;
+    baseline_*) echo "$REL/examples/$1 1 0" ;;
     runjsonrpc2) echo "$REL/runjsonrpc2 --port 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
     esac
 }
@@ -99,7 +99,7 @@ for body in single batch; do
     calls=1
     [ "$body" = batch ] && calls=$BATCH
     for name in "${SERVERS[@]}"; do
-        [ "$name" = baseline_fixed ] && [ "$body" = batch ] && continue
+        case $name-$body in baseline_fixed-batch | baseline_whole-batch) continue ;; esac
         # shellcheck disable=SC2046
         few=$(instructions "$name" "$body" "$calls" "$FEW" $(command_of "$name"))
         # shellcheck disable=SC2046
@@ -125,7 +125,9 @@ for body in single batch; do
     done
 done
 echo
-echo "- baseline_fixed / runjsonrpc2, single (the share of a request's work that is the HTTP stack):" \
+echo "- baseline_fixed / runjsonrpc2, single (tiny_http's own answer path):" \
     "$(ratio "${COST[baseline_fixed-single]}" "${COST[runjsonrpc2-single]}")"
+echo "- baseline_whole / runjsonrpc2, single (the same answer path as runjsonrpc2's: the share of a" \
+    "request's work that is the HTTP stack): $(ratio "${COST[baseline_whole-single]}" "${COST[runjsonrpc2-single]}")"
 echo "- baseline_serde / runjsonrpc2, single: $(ratio "${COST[baseline_serde-single]}" "${COST[runjsonrpc2-single]}")"
 echo "- baseline_serde / runjsonrpc2, batch-$BATCH: $(ratio "${COST[baseline_serde-batch]}" "${COST[runjsonrpc2-batch]}")"

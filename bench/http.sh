@@ -9,9 +9,11 @@
 #   1. builds the release binary, the `sample` plugin and the baseline examples:
 #        cargo build --release -p runjsonrpc2 -p sample --lib --bins --examples
 #   2. installs wrk with apt-get if it is missing (sudo when not root);
-#   3. starts the three servers, each with 1 worker thread, pinned to CPU 0 (taskset -c 0), on
+#   3. starts the four servers, each with 1 worker thread, pinned to CPU 0 (taskset -c 0), on
 #      127.0.0.1 and a free port, and reads each one's idle VmRSS before any request:
 #        baseline_fixed  bare tiny_http, reads the body, answers a fixed 35-byte JSON body
+#        baseline_whole  the same, each answer framed whole and written at once as runjsonrpc2
+#                        frames its own (src/server/wire.rs) instead of by Request::respond
 #        baseline_serde  bare tiny_http, typed serde_json parse and answer (single or batch)
 #        runjsonrpc2     target/release/runjsonrpc2 --port 0 --threads 1 --no-prefix \
 #                          --plugin-path target/release sample
@@ -29,7 +31,7 @@
 # WARMUP (seconds, default 1; 0 for none), NO_BUILD=1 to skip the cargo build. On a shared, noisy
 # machine many short rounds (DURATION=1 ROUNDS=30 WARMUP=0) and the median of the round-by-round
 # ratios say more than a few long rounds; bench/cost.sh counts instructions, which noise cannot move. Traffic goes to 127.0.0.1 only;
-# the whole run is bounded (5 x ROUNDS x (WARMUP + DURATION) seconds of load) and every server
+# the whole run is bounded (6 x ROUNDS x (WARMUP + DURATION) seconds of load) and every server
 # started here is stopped (kill, wait) on exit.
 set -euo pipefail
 
@@ -63,7 +65,7 @@ if [ -z "${NO_BUILD:-}" ]; then
     echo "== cargo build --release -p runjsonrpc2 -p sample --lib --bins --examples" >&2
     cargo build --release -p runjsonrpc2 -p sample --lib --bins --examples >&2
 fi
-for f in "$REL/runjsonrpc2" "$REL/libsample.so" "$REL/examples/baseline_fixed" "$REL/examples/baseline_serde"; do
+for f in "$REL/runjsonrpc2" "$REL/libsample.so" "$REL"/examples/baseline_{fixed,whole,serde}; do
     [ -e "$f" ] || { echo "bench/http.sh: $f is missing after the build" >&2; exit 1; }
 done
 
@@ -155,13 +157,15 @@ column() { awk -v c="$2" -v op="$3" 'NR == 1 { m = $c } { s += $c; if ($c < m &&
 declare -A URL PID IDLE
 start baseline_fixed "$REL/examples/baseline_fixed" 1 0
 URL[baseline_fixed]=$SERVER_URL PID[baseline_fixed]=$SERVER_PID IDLE[baseline_fixed]=$IDLE_KIB
+start baseline_whole "$REL/examples/baseline_whole" 1 0
+URL[baseline_whole]=$SERVER_URL PID[baseline_whole]=$SERVER_PID IDLE[baseline_whole]=$IDLE_KIB
 start baseline_serde "$REL/examples/baseline_serde" 1 0
 URL[baseline_serde]=$SERVER_URL PID[baseline_serde]=$SERVER_PID IDLE[baseline_serde]=$IDLE_KIB
 start runjsonrpc2 "$REL/runjsonrpc2" --port 0 --threads 1 --no-prefix --plugin-path "$REL" sample
 URL[runjsonrpc2]=$SERVER_URL PID[runjsonrpc2]=$SERVER_PID IDLE[runjsonrpc2]=$IDLE_KIB
 
 # What is measured, in the order of each round: server, body, calls per request.
-CASES=("baseline_fixed single 1" "baseline_serde single 1" "runjsonrpc2 single 1"
+CASES=("baseline_fixed single 1" "baseline_whole single 1" "baseline_serde single 1" "runjsonrpc2 single 1"
     "baseline_serde batch $BATCH" "runjsonrpc2 batch $BATCH")
 for c in "${CASES[@]}"; do
     read -r name body calls <<<"$c"
@@ -220,6 +224,10 @@ p=$(paired_median runjsonrpc2 baseline_fixed single)
 echo "  median of the round-by-round ratios: $p (goal >= 0.95: $(verdict "$p" ">=" 0.95))"
 echo "  (round by round: $(paired runjsonrpc2 baseline_fixed single));" \
     "by server CPU per request, baseline_fixed / runjsonrpc2: $(ratio "${CPU[baseline_fixed-single]}" "${CPU[runjsonrpc2-single]}")"
+echo "- runjsonrpc2 single / baseline_whole single (requests/s; the same answer path, so this is what the JSON-RPC"
+echo "  engine and the plugin call cost): $(ratio "${RPS[runjsonrpc2-single]}" "${RPS[baseline_whole-single]}");" \
+    "median round ratio $(paired_median runjsonrpc2 baseline_whole single); by server CPU per request:" \
+    "$(ratio "${CPU[baseline_whole-single]}" "${CPU[runjsonrpc2-single]}")"
 echo "- runjsonrpc2 single / baseline_serde single (requests/s): $(ratio "${RPS[runjsonrpc2-single]}" "${RPS[baseline_serde-single]}")"
 echo "- runjsonrpc2 batch-$BATCH / baseline_serde batch-$BATCH (calls/s):" \
     "$(ratio "${RPS[runjsonrpc2-batch]}" "${RPS[baseline_serde-batch]}")"

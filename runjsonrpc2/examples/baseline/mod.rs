@@ -1,6 +1,11 @@
 //! What the HTTP baseline examples share: a bare tiny_http server bound like runjsonrpc2's own
 //! (socket2, SO_REUSEADDR, TCP_NODELAY, backlog 1024), with N worker threads and reused buffers.
 
+// runjsonrpc2's own framing of its answers (one buffer, one write), for `baseline_whole`.
+#[allow(dead_code)]
+#[path = "../../src/server/wire.rs"]
+mod wire;
+
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener};
 use tiny_http::{Header, Response, StatusCode};
@@ -8,7 +13,20 @@ use tiny_http::{Header, Response, StatusCode};
 /// Serves `answer` on every request: `baseline_xxx [THREADS [PORT]]` (defaults 1 and 0, a free
 /// port) on 127.0.0.1. Prints `listening on http://ADDR/` first, then serves until killed.
 /// `answer` gets the whole body and appends the JSON answer to its second argument.
+/// Answers go out through tiny_http's `Request::respond`.
+#[allow(dead_code)]
 pub fn serve(answer: fn(&[u8], &mut Vec<u8>)) {
+    run(answer, false);
+}
+
+/// As [`serve`], but each answer is framed whole and written at once, as runjsonrpc2 frames its
+/// answers (its `server/wire.rs`).
+#[allow(dead_code)]
+pub fn serve_whole(answer: fn(&[u8], &mut Vec<u8>)) {
+    run(answer, true);
+}
+
+fn run(answer: fn(&[u8], &mut Vec<u8>), whole: bool) {
     let mut args = std::env::args().skip(1);
     let threads: usize = args.next().map_or(1, |a| a.parse().expect("THREADS: a number"));
     let port: u16 = args.next().map_or(0, |a| a.parse().expect("PORT: a number"));
@@ -32,7 +50,7 @@ pub fn serve(answer: fn(&[u8], &mut Vec<u8>)) {
         .map(|_| {
             let (server, json) = (server.clone(), json.clone());
             std::thread::spawn(move || {
-                let (mut body, mut out) = (Vec::new(), Vec::new());
+                let (mut body, mut out, mut framed) = (Vec::new(), Vec::new(), wire::Wire::new());
                 while let Ok(mut request) = server.recv() {
                     body.clear();
                     out.clear();
@@ -40,6 +58,14 @@ pub fn serve(answer: fn(&[u8], &mut Vec<u8>)) {
                         continue;
                     }
                     answer(&body, &mut out);
+                    if whole {
+                        let version = request.http_version();
+                        let now = std::time::SystemTime::now();
+                        let bytes = framed.compose((version.0, version.1), wire::Answer::Json(&out), now);
+                        let mut writer = request.into_writer();
+                        let _ = writer.write_all(bytes).and_then(|()| writer.flush());
+                        continue;
+                    }
                     let response = Response::new(StatusCode(200), vec![json.clone()], &out[..], Some(out.len()), None);
                     let _ = request.respond(response);
                 }
