@@ -109,6 +109,15 @@ fn rpc_answers_are_framed_whole() {
             _ => assert_eq!(names, ["Server", "Date"], "a 204 has no Content-Length"),
         }
     }
+    // A large answer (its body written after the head, not copied behind it), then the
+    // connection goes on.
+    let long = "x".repeat(40_000);
+    let echo = format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{long}"],"id":2}}"#);
+    conn.write_all(&post_request("/", "application/json", echo.as_bytes())).unwrap();
+    let r = read_response(&mut reader).expect("a large answer");
+    assert_eq!(r.body_text(), format!(r#"{{"jsonrpc":"2.0","result":"{long}","id":2}}"#));
+    conn.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
+    assert_eq!(read_response(&mut reader).expect("answered after it").body_text(), ANSWER);
     // Asked to close: answered, then the connection ends.
     let head = "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n";
     conn.write_all(format!("{head}Content-Length: {}\r\n\r\n{ADD}", ADD.len()).as_bytes()).unwrap();

@@ -59,11 +59,7 @@ fn run(answer: fn(&[u8], &mut Vec<u8>), whole: bool) {
                     }
                     answer(&body, &mut out);
                     if whole {
-                        let version = request.http_version();
-                        let now = std::time::SystemTime::now();
-                        let bytes = framed.compose((version.0, version.1), wire::Answer::Json(&out), now);
-                        let mut writer = request.into_writer();
-                        let _ = writer.write_all(bytes).and_then(|()| writer.flush());
+                        framed.send(request, wire::Answer::Json(&out));
                         continue;
                     }
                     let response = Response::new(StatusCode(200), vec![json.clone()], &out[..], Some(out.len()), None);

@@ -3,7 +3,7 @@
 use super::Shared;
 use super::guard;
 use super::wire::{Answer, Wire};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Component, Path};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
@@ -65,12 +65,7 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     }
     out.clear();
     let answer = if shared.rpc.handle_into(body, &shared.extras, out) { Answer::Json(out) } else { Answer::NoContent };
-    let version = request.http_version();
-    let bytes = wire.compose((version.0, version.1), answer, std::time::SystemTime::now());
-    // Dropping the writer tells tiny_http the answer is complete (the connection then reads
-    // the next request, or closes as the request asked).
-    let mut writer = request.into_writer();
-    let _ = writer.write_all(bytes).and_then(|()| writer.flush());
+    wire.send(request, answer);
 }
 
 /// Answers 413 after reading past the limit (a chunked body, or one longer than announced).

@@ -5,9 +5,15 @@
 //! the header list, `Content-Length` formatted into a new header): about 7,000 instructions a
 //! request, more than the JSON-RPC engine and the plugin call together. The hot path's two
 //! answers (200 with a JSON body, 204) are composed here instead, with the same headers in the
-//! same order, and written at once; every other answer still goes through `respond`.
+//! same order, and written at once (a large body right after its head, not copied); every
+//! other answer still goes through `respond`.
 
+use std::io::Write;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+/// A body up to this size is copied behind its head and written with it; a larger one is
+/// written after the head straight from the caller's buffer.
+const COPIED: usize = 16 * 1024;
 
 /// What the RPC path answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,9 +37,25 @@ impl Wire {
         Wire { buf: Vec::new(), second: u64::MAX, date: String::new() }
     }
 
-    /// The whole answer, as `Request::respond` would frame it for an HTTP/`major`.`minor`
-    /// request at `now` (except that a 204 has no `Content-Length: 0`).
-    pub(crate) fn compose(&mut self, (major, minor): (u8, u8), answer: Answer<'_>, now: SystemTime) -> &[u8] {
+    /// Answers `request` and hands the connection back to tiny_http (when the writer drops),
+    /// which then reads the next request or closes as the request asked. Write errors (a
+    /// client gone) are ignored, as `respond` ignores them.
+    pub(crate) fn send(&mut self, request: tiny_http::Request, answer: Answer<'_>) {
+        let version = request.http_version();
+        let (major, minor) = (version.0, version.1);
+        let rest: &[u8] = match answer {
+            Answer::Json(body) if body.len() > COPIED => body,
+            _ => &[],
+        };
+        let head = self.compose((major, minor), answer, SystemTime::now(), rest.is_empty());
+        let mut writer = request.into_writer();
+        let _ = writer.write_all(head).and_then(|()| writer.write_all(rest)).and_then(|()| writer.flush());
+    }
+
+    /// The answer as `Request::respond` would frame it for an HTTP/`major`.`minor` request at
+    /// `now` (except that a 204 has no `Content-Length: 0`): the head, and the body too when
+    /// `with_body`.
+    fn compose(&mut self, (major, minor): (u8, u8), answer: Answer<'_>, now: SystemTime, with_body: bool) -> &[u8] {
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if second != self.second {
             self.second = second;
@@ -53,7 +75,9 @@ impl Wire {
             buf.extend_from_slice(b"\r\nContent-Type: application/json\r\nContent-Length: ");
             decimal(buf, body.len());
             buf.extend_from_slice(b"\r\n\r\n");
-            buf.extend_from_slice(body);
+            if with_body {
+                buf.extend_from_slice(body);
+            }
         } else {
             buf.extend_from_slice(b"\r\n\r\n");
         }
@@ -106,8 +130,11 @@ mod tests {
         ];
         let mut wire = Wire::new();
         for (version, answer, want) in cases {
-            let got = String::from_utf8(wire.compose(*version, *answer, now).to_vec()).unwrap();
+            let got = String::from_utf8(wire.compose(*version, *answer, now, true).to_vec()).unwrap();
             assert!(got == *want, "{version:?} {:.80?}: {:.200?}", answer, got);
+            // Without the body: the same head.
+            let head = wire.compose(*version, *answer, now, false).len();
+            assert_eq!(got[..head], got[..got.find("\r\n\r\n").unwrap() + 4], "{version:?}");
         }
     }
 
@@ -125,7 +152,7 @@ mod tests {
             (at(4_102_444_799, 500), "Thu, 31 Dec 2099 23:59:59 GMT"),
         ];
         for (now, date) in cases {
-            let text = String::from_utf8(wire.compose((1, 1), Answer::NoContent, now).to_vec()).unwrap();
+            let text = String::from_utf8(wire.compose((1, 1), Answer::NoContent, now, true).to_vec()).unwrap();
             assert!(text.contains(&format!("\r\nDate: {date}\r\n")), "{now:?}: {text:?}");
         }
     }
