@@ -359,7 +359,6 @@ fn serve_requests(server: &tiny_http::Server, shared: &Shared) -> Result<(), Ser
                 *buf = Vec::new();
             }
         }
-        wire.shrink(1 << 20);
     }
 }
 
