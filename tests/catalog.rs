@@ -121,6 +121,54 @@ fn bad_http() {
     }
 }
 
+/// A request hidden in the part of a chunked body that is never read (after the limit, or
+/// after a chunk that does not decode) is never run: over the limit, the rest of the body is
+/// read and discarded, and the next request on the connection is answered; undecodable, the
+/// answer says `Connection: close` and nothing more is read from that connection.
+#[test]
+fn requests_hidden_in_refused_chunked_bodies_never_run() {
+    let server = Server::start(&["--no-prefix", "--max-body", "100", "sample"]);
+    let hidden = post_request("/", "application/json", br#"{"jsonrpc":"2.0","method":"add","params":[40,2],"id":7}"#);
+    let chunked = |body: &[u8]| {
+        let mut r =
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                .to_vec();
+        r.extend_from_slice(body);
+        r
+    };
+    // Over the limit: 101 bytes are read, then the hidden request would start.
+    let mut chunk = vec![b' '; 101];
+    chunk.extend_from_slice(&hidden);
+    let mut over = format!("{:x}\r\n", chunk.len()).into_bytes();
+    over.extend_from_slice(&chunk);
+    over.extend_from_slice(b"\r\n0\r\n\r\n");
+    let mut conn = server.connect();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let mut sent = chunked(&over);
+    sent.extend(post_request("/", "application/json", OK_CALL.as_bytes()));
+    conn.write_all(&sent).unwrap();
+    let first = read_response(&mut reader).expect("an answer");
+    assert_eq!((first.status, first.body_text().trim()), (413, "body over the limit of 100 bytes"));
+    let second = read_response(&mut reader).expect("the next request's answer");
+    assert_eq!(second.body_text(), r#"{"jsonrpc":"2.0","result":3,"id":1}"#, "not the hidden request's");
+    // A chunk size that is not hex, with the hidden request right behind it.
+    let mut bad = b"zz\r\n".to_vec();
+    bad.extend_from_slice(&hidden);
+    let mut conn = server.connect();
+    conn.write_all(&chunked(&bad)).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let answer = read_response(&mut reader).expect("an answer");
+    // (tiny_http's `Connection: upgrade` comes first; the list says close.)
+    let close = answer.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("connection") && v == "close");
+    assert!(answer.status == 400 && close, "{answer:?}");
+    // The hidden request would be answered at once; 300 ms of silence says it was not read.
+    conn.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
+    let mut byte = [0u8; 1];
+    let after = reader.read(&mut byte);
+    assert!(after.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "{after:?}");
+    still_serves(&server);
+}
+
 /// Clients that go away at the wrong moment.
 #[test]
 fn clients_that_hang_up() {

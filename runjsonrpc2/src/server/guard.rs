@@ -1,4 +1,5 @@
-//! Refusing bodies announced over the limit without letting tiny_http 0.12 abort the process.
+//! Refusing bodies announced over the limit without letting tiny_http 0.12 abort the process,
+//! and chunked bodies without letting their rest be read as the next request.
 //!
 //! tiny_http drains an unread body when its request is dropped, allocating
 //! `vec![0; remaining]` per turn, where `remaining` is what the client announced. Above what
@@ -14,16 +15,22 @@
 //!   keeps one parked tiny_http thread and one socket until the process exits: a bounded
 //!   leak of a few KiB of RSS, with a cap of [`MAX_STRANDED`]. At the cap the server stops
 //!   gracefully and exits 1, for its supervisor to restart it, rather than grow further.
+//!
+//! A chunked body refused after part of it was read (over the limit, or not decodable) has
+//! no such drain, and tiny_http would read its rest as the next request: [`refuse_chunked`]
+//! reads an over-long one to its end on a drainer thread before answering, and strands the
+//! connection when that cannot be done.
 
-use super::Shared;
 use super::route::reply;
-use std::io::Write;
+use super::{Fault, Shared, Stopper};
+use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use tiny_http::{Request, Response};
 
 /// The largest announced body that is drained rather than stranded: 64 MiB, which even a
-/// small machine with strict overcommit maps 64 times over (the drainers' most).
+/// small machine with strict overcommit maps 64 times over (the drainers' most). Also the
+/// most of a refused chunked body that is read and discarded to find its end.
 pub const DRAIN_LIMIT: usize = 64 << 20;
 /// The most drainer threads at once.
 pub const MAX_DRAINERS: usize = 64;
@@ -34,7 +41,40 @@ pub const MAX_STRANDED: usize = 256;
 #[derive(Default)]
 pub struct Guard {
     drainers: Arc<AtomicUsize>,
-    stranded: AtomicUsize,
+    stranded: Arc<AtomicUsize>,
+}
+
+/// What a drainer or a strand needs of the server, owned, to outlive the worker's borrow.
+struct Ward {
+    drainers: Arc<AtomicUsize>,
+    stranded: Arc<AtomicUsize>,
+    stopper: Stopper,
+}
+
+impl Ward {
+    fn of(shared: &Shared) -> Ward {
+        let guard = &shared.guard;
+        Ward { drainers: guard.drainers.clone(), stranded: guard.stranded.clone(), stopper: shared.stopper.clone() }
+    }
+
+    /// Runs `work` on a drainer thread if one is free; gives the request back if not.
+    fn on_drainer(self, request: Request, work: impl FnOnce(Request, Ward) + Send + 'static) -> Option<Request> {
+        if self.drainers.fetch_add(1, Ordering::SeqCst) >= MAX_DRAINERS {
+            self.drainers.fetch_sub(1, Ordering::SeqCst);
+            return Some(request);
+        }
+        let drainers = self.drainers.clone();
+        let spawned = std::thread::Builder::new().name("rpc-drain".into()).spawn(move || {
+            let drainers = self.drainers.clone();
+            work(request, self);
+            drainers.fetch_sub(1, Ordering::SeqCst);
+        });
+        if let Err(e) = spawned {
+            drainers.fetch_sub(1, Ordering::SeqCst);
+            log::warn!("cannot start a drainer thread ({e}): the request was dropped unanswered");
+        }
+        None
+    }
 }
 
 /// Answers 413 to a request whose announced body is over the limit, without reading it.
@@ -42,38 +82,72 @@ pub struct Guard {
 #[inline(never)]
 pub fn refuse(request: Request, shared: &Shared, announced: usize) {
     let message = format!("body of {announced} bytes is over the limit of {} bytes", shared.config.max_body);
-    let guard = &shared.guard;
-    if announced <= DRAIN_LIMIT {
-        if guard.drainers.fetch_add(1, Ordering::SeqCst) < MAX_DRAINERS {
-            let drainers = guard.drainers.clone();
-            // `reply` drops the request after answering, which drains what the client still
-            // sends; that ends when the client sends the rest or hangs up.
-            let spawned = std::thread::Builder::new().name("rpc-drain".into()).spawn(move || {
-                reply(request, 413, &message, None);
-                drainers.fetch_sub(1, Ordering::SeqCst);
-            });
-            if let Err(e) = spawned {
-                guard.drainers.fetch_sub(1, Ordering::SeqCst);
-                log::warn!("cannot start a drainer thread ({e}): the request was dropped unanswered");
-            }
-            return;
+    let ward = Ward::of(shared);
+    let request = if announced <= DRAIN_LIMIT {
+        // `reply` drops the request after answering, which drains what the client still
+        // sends; that ends when the client sends the rest or hangs up.
+        let message = message.clone();
+        match ward.on_drainer(request, move |request, _| reply(request, 413, &message, None)) {
+            None => return,
+            Some(request) => request,
         }
-        guard.drainers.fetch_sub(1, Ordering::SeqCst);
-    }
-    let stranded = guard.stranded.fetch_add(1, Ordering::SeqCst) + 1;
+    } else {
+        request
+    };
+    strand(request, &Ward::of(shared), 413, &message, &format!("announcing {announced} bytes"));
+}
+
+/// Answers a chunked body refused after part of it was read: over the limit (413), or not
+/// decodable (400). What follows in the connection is the rest of that body, so it must not
+/// be read as the next request (a client could hide a request in it). An over-long body is
+/// read to its end and discarded on a drainer thread, then answered; one that cannot be
+/// decoded, is longer than [`DRAIN_LIMIT`], or finds every drainer busy, is answered with
+/// `Connection: close` and its connection stranded.
+#[cold]
+#[inline(never)]
+pub fn refuse_chunked(request: Request, shared: &Shared, status: u16, message: String) {
+    let ward = Ward::of(shared);
+    let request = if status == 413 {
+        let message = message.clone();
+        let drain = move |mut request: Request, ward: Ward| {
+            let mut rest = request.as_reader().take(DRAIN_LIMIT as u64 + 1);
+            match std::io::copy(&mut rest, &mut std::io::sink()) {
+                Ok(n) if n <= DRAIN_LIMIT as u64 => reply(request, status, &message, None),
+                Ok(_) => strand(request, &ward, status, &message, "whose chunked body went on past the drain limit"),
+                Err(_) => strand(request, &ward, status, &message, "whose chunked body broke off"),
+            }
+        };
+        match ward.on_drainer(request, drain) {
+            None => return,
+            Some(request) => request,
+        }
+    } else {
+        request
+    };
+    let what =
+        if status == 413 { "with an over-long chunked body" } else { "with a chunked body that does not decode" };
+    strand(request, &Ward::of(shared), status, &message, what);
+}
+
+/// Answers through `upgrade` with `Connection: close` and never drops the stream: tiny_http
+/// neither drains nor reads the connection again. Counts it; at [`MAX_STRANDED`] the server
+/// stops for a restart.
+fn strand(request: Request, ward: &Ward, status: u16, message: &str, what: &str) {
+    let stranded = ward.stranded.fetch_add(1, Ordering::SeqCst) + 1;
     let body = format!("{message}\n");
     // tiny_http writes an upgraded response with no Content-Length, so a client would wait for
     // a close that never comes; the length and `Connection: close` ride on the `Upgrade` value,
     // which tiny_http 0.12 writes verbatim (ASCII checked) as one more header line.
     let headers = format!("none\r\nConnection: close\r\nContent-Length: {}", body.len());
-    let mut stream = request.upgrade(&headers, Response::empty(413));
+    let mut stream = request.upgrade(&headers, Response::empty(status));
     // tiny_http sends no body with an upgraded response; the stream takes it.
     let _ = stream.write_all(body.as_bytes()).and_then(|()| stream.flush());
-    // Never dropped: dropping it would run tiny_http's drain of `announced` bytes.
+    // Never dropped: dropping it would drain an announced body, or let tiny_http read the rest
+    // of a chunked one as the next request.
     std::mem::forget(stream);
-    log::warn!("stranded a connection announcing {announced} bytes ({stranded} of at most {MAX_STRANDED})");
+    log::warn!("stranded a connection {what} ({stranded} of at most {MAX_STRANDED})");
     if stranded == MAX_STRANDED {
-        log::error!("{MAX_STRANDED} connections stranded by over-long bodies: stopping for a restart");
-        shared.stopper.fail(super::Fault::Stranded);
+        log::error!("{MAX_STRANDED} connections stranded by refused bodies: stopping for a restart");
+        ward.stopper.fail(Fault::Stranded);
     }
 }

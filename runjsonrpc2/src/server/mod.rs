@@ -59,7 +59,7 @@ pub enum ServeError {
     Signals(std::io::Error),
     /// The accept loop died (for example out of file descriptors).
     Accept(std::io::Error),
-    /// Too many connections were stranded by over-long bodies (see `guard`).
+    /// Too many connections were stranded by refused bodies (see `guard`).
     Stranded,
     /// tiny_http's accept thread panicked (see `watch`).
     AcceptDied,
@@ -72,7 +72,7 @@ impl std::fmt::Display for ServeError {
             ServeError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
             ServeError::Accept(e) => write!(f, "accepting connections failed: {e}"),
             ServeError::Stranded => {
-                write!(f, "stopped after {} connections announced over-long bodies", guard::MAX_STRANDED)
+                write!(f, "stopped after {} connections were stranded by refused bodies", guard::MAX_STRANDED)
             }
             ServeError::AcceptDied => {
                 write!(f, "stopped: the accept thread panicked (out of file descriptors?)")

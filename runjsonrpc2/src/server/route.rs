@@ -55,23 +55,24 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
         None => request.as_reader().take(max as u64 + 1).read_to_end(body),
     };
     match read {
-        Ok(_) if body.len() > max => return too_large(request, max),
+        // Only a chunked body (no announced length) can pass the limit; `guard` makes sure the
+        // rest of it is never read as the next request.
+        Ok(_) if body.len() > max => {
+            return guard::refuse_chunked(request, shared, 413, format!("body over the limit of {max} bytes"));
+        }
         Ok(n) if announced.is_some_and(|len| n < len) => {
             let message = format!("body ended after {n} of the {} bytes announced", announced.unwrap_or(0));
             return reply(request, 400, &message, None);
         }
         Ok(_) => {}
+        Err(e) if announced.is_none() => {
+            return guard::refuse_chunked(request, shared, 400, format!("cannot read the body: {e}"));
+        }
         Err(e) => return reply(request, 400, &format!("cannot read the body: {e}"), None),
     }
     out.clear();
     let answer = if shared.rpc.handle_into(body, &shared.extras, out) { Answer::Json(out) } else { Answer::NoContent };
     wire.send(request, answer);
-}
-
-/// Answers 413 after reading past the limit (a chunked body, or one longer than announced).
-#[cold]
-fn too_large(request: Request, max: usize) {
-    reply(request, 413, &format!("body over the limit of {max} bytes"), None)
 }
 
 /// Why a POST to the RPC path is refused before its body is read, if it is: one pass over the
