@@ -95,7 +95,11 @@ fn bad_http() {
     let cases: Vec<(&str, Vec<u8>, Option<u16>)> = vec![
         ("missing Content-Length", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\r\n{OK_CALL}").into_bytes(), Some(200)),
         ("Content-Length too small", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 10\r\nConnection: close\r\n\r\n{OK_CALL}").into_bytes(), Some(200)),
-        ("Content-Length not a number", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\nConnection: close\r\n\r\n{OK_CALL}").into_bytes(), Some(200)),
+        ("Content-Length not a number", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: abc\r\n\r\n{OK_CALL}").into_bytes(), Some(400)),
+        ("Content-Length with a sign", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: +{}\r\n\r\n{OK_CALL}", OK_CALL.len()).into_bytes(), Some(400)),
+        ("two Content-Lengths that differ", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nContent-Length: 2\r\n\r\n{OK_CALL}", OK_CALL.len()).into_bytes(), Some(400)),
+        ("two equal Content-Lengths", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {0}\r\nContent-Length: {0}\r\n\r\n{OK_CALL}", OK_CALL.len()).into_bytes(), Some(200)),
+        ("Transfer-Encoding and Content-Length", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n{:x}\r\n{OK_CALL}\r\n0\r\n\r\n", OK_CALL.len()).into_bytes(), Some(400)),
         ("announced over max-body", b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\n\r\n{}".to_vec(), Some(413)),
         ("unknown Transfer-Encoding", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{OK_CALL}").into_bytes(), Some(501)),
         ("chunked over max-body", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n{}\r\n0\r\n\r\n", "x".repeat(2000)).into_bytes(), Some(413)),
@@ -121,12 +125,12 @@ fn bad_http() {
     }
 }
 
-/// A request hidden in the part of a chunked body that is never read (after the limit, or
-/// after a chunk that does not decode) is never run: over the limit, the rest of the body is
-/// read and discarded, and the next request on the connection is answered; undecodable, the
-/// answer says `Connection: close` and nothing more is read from that connection.
+/// A request hidden in a body is never run: in the part of a chunked body past the limit (the
+/// rest is read and discarded, and the connection goes on), in a chunked body sent to a route
+/// that does not read it (read and discarded first), behind a chunk that does not decode or a
+/// Content-Length that does not parse (`Connection: close`, and nothing more is read).
 #[test]
-fn requests_hidden_in_refused_chunked_bodies_never_run() {
+fn requests_hidden_in_bodies_never_run() {
     let server = Server::start(&["--no-prefix", "--max-body", "100", "sample"]);
     let hidden = post_request("/", "application/json", br#"{"jsonrpc":"2.0","method":"add","params":[40,2],"id":7}"#);
     let chunked = |body: &[u8]| {
@@ -151,6 +155,30 @@ fn requests_hidden_in_refused_chunked_bodies_never_run() {
     assert_eq!((first.status, first.body_text().trim()), (413, "body over the limit of 100 bytes"));
     let second = read_response(&mut reader).expect("the next request's answer");
     assert_eq!(second.body_text(), r#"{"jsonrpc":"2.0","result":3,"id":1}"#, "not the hidden request's");
+    // A whole chunked body holding the request, sent where it is not read as JSON-RPC: it is
+    // read and discarded before the answer, and the connection goes on.
+    let short = b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n"; // within --max-body 100
+    let mut whole = format!("{:x}\r\n", short.len()).into_bytes();
+    whole.extend_from_slice(short);
+    whole.extend_from_slice(b"\r\n0\r\n\r\n");
+    #[rustfmt::skip]
+    let routes: &[(&str, u16)] = &[
+        ("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n", 415),
+        ("POST /elsewhere HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", 404),
+        ("PUT / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n", 405),
+        ("GET /health HTTP/1.1\r\nHost: x\r\n", 200),
+    ];
+    for (head, status) in routes {
+        let mut conn = server.connect();
+        let mut reader = BufReader::new(conn.try_clone().unwrap());
+        let mut sent = format!("{head}Transfer-Encoding: chunked\r\n\r\n").into_bytes();
+        sent.extend_from_slice(&whole);
+        sent.extend(post_request("/", "application/json", OK_CALL.as_bytes()));
+        conn.write_all(&sent).unwrap();
+        assert_eq!(read_response(&mut reader).expect("an answer").status, *status, "{head}");
+        let next = read_response(&mut reader).expect("the next request's answer");
+        assert_eq!(next.body_text(), r#"{"jsonrpc":"2.0","result":3,"id":1}"#, "{head}: not the hidden request's");
+    }
     // A chunk size that is not hex, with the hidden request right behind it.
     let mut bad = b"zz\r\n".to_vec();
     bad.extend_from_slice(&hidden);
@@ -161,12 +189,28 @@ fn requests_hidden_in_refused_chunked_bodies_never_run() {
     // (tiny_http's `Connection: upgrade` comes first; the list says close.)
     let close = answer.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("connection") && v == "close");
     assert!(answer.status == 400 && close, "{answer:?}");
-    // The hidden request would be answered at once; 300 ms of silence says it was not read.
+    silent(conn, reader);
+    // A Content-Length that does not parse (tiny_http would see no body, a proxy another end).
+    let mut conn = server.connect();
+    let mut sent =
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1e3\r\n\r\n".to_vec();
+    sent.extend_from_slice(&hidden);
+    conn.write_all(&sent).unwrap();
+    let mut reader = BufReader::new(conn.try_clone().unwrap());
+    let answer = read_response(&mut reader).expect("an answer");
+    let close = answer.headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("connection") && v == "close");
+    assert!(answer.status == 400 && close, "{answer:?}");
+    silent(conn, reader);
+    still_serves(&server);
+}
+
+/// Nothing more comes on a connection after its answer: a hidden request would be answered
+/// at once, so 300 ms of silence says it was not read.
+fn silent(conn: std::net::TcpStream, mut reader: BufReader<std::net::TcpStream>) {
     conn.set_read_timeout(Some(std::time::Duration::from_millis(300))).unwrap();
     let mut byte = [0u8; 1];
     let after = reader.read(&mut byte);
     assert!(after.as_ref().is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock), "{after:?}");
-    still_serves(&server);
 }
 
 /// Clients that go away at the wrong moment.

@@ -16,10 +16,10 @@
 //!   leak of a few KiB of RSS, with a cap of [`MAX_STRANDED`]. At the cap the server stops
 //!   gracefully and exits 1, for its supervisor to restart it, rather than grow further.
 //!
-//! A chunked body refused after part of it was read (over the limit, or not decodable) has
-//! no such drain, and tiny_http would read its rest as the next request: [`refuse_chunked`]
-//! reads an over-long one to its end on a drainer thread before answering, and strands the
-//! connection when that cannot be done.
+//! A chunked body refused after part of it was read (over the limit, or not decodable), or a
+//! body whose end is ambiguous, has no such drain, and tiny_http would read its rest as the
+//! next request: [`refuse_body`] reads an over-long chunked one to its end on a drainer
+//! thread before answering, and strands the connection when that cannot be done.
 
 use super::route::reply;
 use super::{Fault, Shared, Stopper};
@@ -97,15 +97,15 @@ pub fn refuse(request: Request, shared: &Shared, announced: usize) {
     strand(request, &Ward::of(shared), 413, &message, &format!("announcing {announced} bytes"));
 }
 
-/// Answers a chunked body refused after part of it was read: over the limit (413), or not
-/// decodable (400). What follows in the connection is the rest of that body, so it must not
-/// be read as the next request (a client could hide a request in it). An over-long body is
-/// read to its end and discarded on a drainer thread, then answered; one that cannot be
-/// decoded, is longer than [`DRAIN_LIMIT`], or finds every drainer busy, is answered with
+/// Answers a request whose body's rest must not be read as the next request: a chunked body
+/// refused after part of it was read (over the limit: 413; not decodable: 400), or a body whose
+/// end is ambiguous (400, 501; see `framing`). An over-long chunked body is read to its end
+/// and discarded on a drainer thread, then answered, and the connection goes on; any other,
+/// or one longer than [`DRAIN_LIMIT`], or with every drainer busy, is answered with
 /// `Connection: close` and its connection stranded.
 #[cold]
 #[inline(never)]
-pub fn refuse_chunked(request: Request, shared: &Shared, status: u16, message: String) {
+pub fn refuse_body(request: Request, shared: &Shared, status: u16, message: String) {
     let ward = Ward::of(shared);
     let request = if status == 413 {
         let message = message.clone();

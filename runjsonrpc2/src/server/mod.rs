@@ -1,5 +1,6 @@
 //! The HTTP transport, the only user of tiny_http: binding, worker threads, shutdown.
 
+mod framing;
 mod guard;
 mod route;
 mod watch;

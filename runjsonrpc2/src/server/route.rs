@@ -1,6 +1,7 @@
 //! Answering one HTTP request: the RPC path, health, static files, and every refusal.
 
 use super::Shared;
+use super::framing::{Framing, Heads};
 use super::guard;
 use super::wire::{Answer, Wire};
 use std::io::Read;
@@ -9,7 +10,7 @@ use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 const ACCEPTED: &str = "application/json, application/json-rpc or application/jsonrequest";
 
-pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>, wire: &mut Wire) {
+pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>, wire: &mut Wire) {
     let config = &shared.config;
     if let Some(announced) = request.body_length()
         && announced > config.max_body
@@ -18,6 +19,22 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
         return guard::refuse(request, shared, announced);
     }
     log::debug!("{} {}", request.method(), request.url());
+    let (framing, upgrade, content_type) = {
+        let heads = Heads::of(&request);
+        (heads.framing(), heads.upgrade, check_content_type(heads.content_type))
+    };
+    let read = match framing {
+        // The connection cannot go on: where this body ends is ambiguous.
+        Err((status, message)) => return guard::refuse_body(request, shared, status, message),
+        // Read before any answer, whatever the route: tiny_http does not drain an unread
+        // chunked body, and would read it as the next request. (An upgrade's connection
+        // ends after its answer instead.)
+        Ok(Framing::Chunked) if !upgrade => match read_body(&mut request, config.max_body, body) {
+            Ok(()) => true,
+            Err(unread) => return refuse_unread(request, shared, unread),
+        },
+        Ok(_) => false,
+    };
     let url = request.url();
     let path = url.as_bytes().iter().position(|&b| b == b'?').map_or(url, |end| &url[..end]);
     if path == config.rpc_path {
@@ -25,7 +42,21 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
             let allow = Header::from_bytes(&b"Allow"[..], &b"POST"[..]).expect("valid header");
             return reply(request, 405, "method not allowed: use POST", Some(allow));
         }
-        return rpc(request, shared, body, out, wire);
+        if let Err(message) = content_type {
+            return reply(request, 415, &message, None);
+        }
+        if upgrade {
+            // tiny_http would hand the raw socket over as the body, whatever Content-Length
+            // says; JSON-RPC has no use for it.
+            return reply(request, 400, "protocol upgrades are not supported", None);
+        }
+        if !read && let Err(unread) = read_body(&mut request, config.max_body, body) {
+            return refuse_unread(request, shared, unread);
+        }
+        out.clear();
+        let answer =
+            if shared.rpc.handle_into(body, &shared.extras, out) { Answer::Json(out) } else { Answer::NoContent };
+        return wire.send(request, answer);
     }
     let get = matches!(request.method(), Method::Get | Method::Head);
     match config.static_dir.as_deref() {
@@ -38,11 +69,18 @@ pub(crate) fn handle(request: Request, shared: &Shared, body: &mut Vec<u8>, out:
     }
 }
 
-fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>, wire: &mut Wire) {
-    if let Some((status, message)) = refusal(&request) {
-        return reply(request, status, &message, None);
-    }
-    let max = shared.config.max_body;
+/// Why a body was not read whole.
+enum Unread {
+    /// Past `max` bytes (only a chunked body gets there: an announced length is within it).
+    TooLarge(usize),
+    /// The client stopped before the length it announced.
+    Short { got: usize, announced: usize },
+    /// Reading failed (for a chunked body: a chunk that does not decode).
+    Failed(std::io::Error),
+}
+
+/// Reads the whole body, at most `max` bytes, into `body`.
+fn read_body(request: &mut Request, max: usize, body: &mut Vec<u8>) -> Result<(), Unread> {
     body.clear();
     // An announced length is within the limit (see `handle`); the room for it is reserved
     // but only filled as bytes arrive.
@@ -50,63 +88,35 @@ fn rpc(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<
     body.reserve(announced.unwrap_or(0));
     let read = match announced {
         // tiny_http stops at the announced length itself, and reads a short body at once;
-        // except for an upgrade, where the body is the raw socket: `refusal` turned those away.
+        // except for an upgrade, where the body is the raw socket: those are refused first.
         Some(_) => request.as_reader().read_to_end(body),
         None => request.as_reader().take(max as u64 + 1).read_to_end(body),
     };
     match read {
-        // Only a chunked body (no announced length) can pass the limit; `guard` makes sure the
-        // rest of it is never read as the next request.
-        Ok(_) if body.len() > max => {
-            return guard::refuse_chunked(request, shared, 413, format!("body over the limit of {max} bytes"));
-        }
-        Ok(n) if announced.is_some_and(|len| n < len) => {
-            let message = format!("body ended after {n} of the {} bytes announced", announced.unwrap_or(0));
-            return reply(request, 400, &message, None);
-        }
-        Ok(_) => {}
-        Err(e) if announced.is_none() => {
-            return guard::refuse_chunked(request, shared, 400, format!("cannot read the body: {e}"));
-        }
-        Err(e) => return reply(request, 400, &format!("cannot read the body: {e}"), None),
+        Ok(_) if body.len() > max => Err(Unread::TooLarge(max)),
+        Ok(got) => match announced {
+            Some(announced) if got < announced => Err(Unread::Short { got, announced }),
+            _ => Ok(()),
+        },
+        Err(e) => Err(Unread::Failed(e)),
     }
-    out.clear();
-    let answer = if shared.rpc.handle_into(body, &shared.extras, out) { Answer::Json(out) } else { Answer::NoContent };
-    wire.send(request, answer);
 }
 
-/// Why a POST to the RPC path is refused before its body is read, if it is: one pass over the
-/// headers, allocating only for a refusal.
-fn refusal(request: &Request) -> Option<(u16, String)> {
-    let (mut content_type, mut upgrade, mut transfer_encoding) = (None, false, None);
-    for h in request.headers() {
-        let value = h.value.as_str();
-        // The length picks the one name a field can be, so each field is compared once.
-        match h.field.as_str().len() {
-            12 if h.field.equiv("Content-Type") => content_type = Some(value),
-            17 if h.field.equiv("Transfer-Encoding") => transfer_encoding = Some(value),
-            // tiny_http would hand the raw socket over as the body, whatever Content-Length
-            // says; JSON-RPC has no use for it.
-            7 if h.field.equiv("Upgrade") => upgrade = true,
-            // As tiny_http decides it: "upgrade" anywhere in the value, any case.
-            10 if h.field.equiv("Connection") => {
-                upgrade |= value.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"upgrade"));
-            }
-            _ => {}
-        }
+/// Answers a body not read whole. The rest of a chunked one must not be read as a request,
+/// which `guard` sees to; an announced one tiny_http drains (or the client has gone).
+#[cold]
+#[inline(never)]
+fn refuse_unread(request: Request, shared: &Shared, unread: Unread) {
+    let chunked = request.body_length().is_none();
+    let (status, message) = match unread {
+        Unread::TooLarge(max) => (413, format!("body over the limit of {max} bytes")),
+        Unread::Short { got, announced } => (400, format!("body ended after {got} of the {announced} bytes announced")),
+        Unread::Failed(e) => (400, format!("cannot read the body: {e}")),
+    };
+    if chunked {
+        return guard::refuse_body(request, shared, status, message);
     }
-    if let Err(message) = check_content_type(content_type) {
-        return Some((415, message));
-    }
-    if upgrade {
-        return Some((400, "protocol upgrades are not supported".into()));
-    }
-    match transfer_encoding {
-        Some(te) if !te.eq_ignore_ascii_case("chunked") => {
-            Some((501, format!("unsupported Transfer-Encoding {te:?}: use chunked")))
-        }
-        _ => None,
-    }
+    reply(request, status, &message, None)
 }
 
 /// Accepts the JSON types, any case, with parameters; a charset other than UTF-8 is refused.
