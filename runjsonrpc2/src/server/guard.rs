@@ -57,23 +57,40 @@ impl Ward {
         Ward { drainers: guard.drainers.clone(), stranded: guard.stranded.clone(), stopper: shared.stopper.clone() }
     }
 
-    /// Runs `work` on a drainer thread if one is free; gives the request back if not.
+    /// Runs `work` on a drainer thread if one is free; gives the request back if not (every
+    /// drainer busy, or no thread can be started), for the caller to strand.
     fn on_drainer(self, request: Request, work: impl FnOnce(Request, Ward) + Send + 'static) -> Option<Request> {
         if self.drainers.fetch_add(1, Ordering::SeqCst) >= MAX_DRAINERS {
             self.drainers.fetch_sub(1, Ordering::SeqCst);
             return Some(request);
         }
-        let drainers = self.drainers.clone();
+        // The slot is given back when the thread ends, or here if it never starts.
+        let slot = Slot(self.drainers.clone());
+        // The request goes over only once the thread runs: a failed spawn would drop it (and
+        // tiny_http would answer 500 and read on from wherever its body stopped).
+        let (send, receive) = std::sync::mpsc::sync_channel::<Request>(1);
         let spawned = std::thread::Builder::new().name("rpc-drain".into()).spawn(move || {
-            let drainers = self.drainers.clone();
-            work(request, self);
-            drainers.fetch_sub(1, Ordering::SeqCst);
+            let _slot = slot;
+            if let Ok(request) = receive.recv() {
+                work(request, self);
+            }
         });
-        if let Err(e) = spawned {
-            drainers.fetch_sub(1, Ordering::SeqCst);
-            log::warn!("cannot start a drainer thread ({e}): the request was dropped unanswered");
+        match spawned {
+            Ok(_) => send.send(request).err().map(|unsent| unsent.0),
+            Err(e) => {
+                log::warn!("cannot start a drainer thread ({e}): stranding the connection instead");
+                Some(request)
+            }
         }
-        None
+    }
+}
+
+/// A drainer's place among [`MAX_DRAINERS`], given back when dropped (a panic included).
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -124,8 +141,7 @@ pub fn refuse_body(request: Request, shared: &Shared, status: u16, message: Stri
     } else {
         request
     };
-    let what =
-        if status == 413 { "with an over-long chunked body" } else { "with a chunked body that does not decode" };
+    let what = if status == 413 { "with an over-long chunked body" } else { "whose body could not be delimited" };
     strand(request, &Ward::of(shared), status, &message, what);
 }
 

@@ -12,12 +12,6 @@ const ACCEPTED: &str = "application/json, application/json-rpc or application/js
 
 pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>, wire: &mut Wire) {
     let config = &shared.config;
-    if let Some(announced) = request.body_length()
-        && announced > config.max_body
-    {
-        // Whatever the route: a body this large is never read, and never drained here.
-        return guard::refuse(request, shared, announced);
-    }
     log::debug!("{} {}", request.method(), request.url());
     let (framing, upgrade, content_type) = {
         let heads = Heads::of(&request);
@@ -26,14 +20,23 @@ pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, 
     let read = match framing {
         // The connection cannot go on: where this body ends is ambiguous.
         Err((status, message)) => return guard::refuse_body(request, shared, status, message),
+        // tiny_http may or may not take this for an upgrade (it looks at the first
+        // `Connection` header only); either way the body is not read here, so nothing may be
+        // read after it.
+        Ok(Framing::Chunked) if upgrade => {
+            return guard::refuse_body(request, shared, 400, "protocol upgrades are not supported".into());
+        }
         // Read before any answer, whatever the route: tiny_http does not drain an unread
-        // chunked body, and would read it as the next request. (An upgrade's connection
-        // ends after its answer instead.)
-        Ok(Framing::Chunked) if !upgrade => match read_body(&mut request, config.max_body, body) {
+        // chunked body, and would read it as the next request.
+        Ok(Framing::Chunked) => match read_body(&mut request, config.max_body, body) {
             Ok(()) => true,
             Err(unread) => return refuse_unread(request, shared, unread),
         },
-        Ok(_) => false,
+        Ok(Framing::Length) => match request.body_length() {
+            // Whatever the route: a body this large is never read, and never drained here.
+            Some(announced) if announced > config.max_body => return guard::refuse(request, shared, announced),
+            _ => false,
+        },
     };
     let url = request.url();
     let path = url.as_bytes().iter().position(|&b| b == b'?').map_or(url, |end| &url[..end]);
