@@ -104,6 +104,7 @@ fn bad_http() {
         ("Transfer-Encoding without chunked", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{OK_CALL}").into_bytes(), Some(400)),
         ("unknown coding before chunked", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip, chunked\r\n\r\n{OK_CALL}").into_bytes(), Some(501)),
         ("two Content-Lengths, the first over the limit", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nContent-Length: {}\r\n\r\n{OK_CALL}", OK_CALL.len()).into_bytes(), Some(400)),
+        ("a bare LF inside a header line", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX: a\nTransfer-Encoding: chunked\r\nContent-Length: {}\r\n\r\n{OK_CALL}", OK_CALL.len()).into_bytes(), Some(400)),
         ("Content-Length past usize", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 99999999999999999999\r\n\r\n{OK_CALL}").into_bytes(), Some(400)),
         ("chunked over max-body", format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n{}\r\n0\r\n\r\n", "x".repeat(2000)).into_bytes(), Some(413)),
         ("malformed request line", b"HELLO\r\n\r\n".to_vec(), Some(400)),

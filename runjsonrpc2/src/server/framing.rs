@@ -19,6 +19,9 @@ pub(crate) struct Heads<'r> {
     content_length: Option<&'r str>,
     /// More than one `Transfer-Encoding`, or `Content-Length`s that differ.
     repeated: bool,
+    /// A header holds a bare CR or LF: tiny_http ends lines only at CRLF, where a proxy may
+    /// have ended one at the LF and seen another header (a `Transfer-Encoding`, say).
+    bare_line_end: bool,
 }
 
 /// How a body is delimited.
@@ -38,6 +41,7 @@ impl<'r> Heads<'r> {
     fn from_pairs(pairs: impl Iterator<Item = (&'r str, &'r str)>) -> Heads<'r> {
         let mut heads = Heads::default();
         for (field, value) in pairs {
+            heads.bare_line_end |= value.bytes().any(|b| b == b'\n' || b == b'\r');
             // The length picks the one name a field can be, so each field is compared once.
             match field.len() {
                 12 if field.eq_ignore_ascii_case("Content-Type") => heads.content_type = Some(value),
@@ -61,6 +65,7 @@ impl<'r> Heads<'r> {
     pub(crate) fn framing(&self) -> Result<Framing, (u16, String)> {
         let ambiguous = |what: &str| Err((400, format!("{what}: the end of the body is ambiguous")));
         match (self.transfer_encoding, self.content_length) {
+            _ if self.bare_line_end => ambiguous("a header holds a bare CR or LF"),
             _ if self.repeated => ambiguous("repeated Transfer-Encoding or differing Content-Length"),
             (Some(_), Some(_)) => ambiguous("both Transfer-Encoding and Content-Length"),
             (Some(te), None) if te.trim().eq_ignore_ascii_case("chunked") => Ok(Framing::Chunked),
@@ -113,6 +118,9 @@ mod tests {
             (&[("Transfer-Encoding", "gzip")], Err(400)),
             (&[("Transfer-Encoding", "gzip, chunked")], Err(501)),
             (&[("Transfer-Encoding", "chunked, gzip")], Err(400)),
+            (&[("X", "a\nTransfer-Encoding: chunked"), ("Content-Length", "5")], Err(400)),
+            (&[("X", "a\rb")], Err(400)),
+            (&[("X", "a\tb")], Ok(Framing::Length)),
         ];
         for (headers, want) in cases {
             let heads = Heads::from_pairs(headers.iter().copied());
