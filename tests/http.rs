@@ -315,3 +315,28 @@ fn out_of_descriptors_the_server_stops_and_exits_1_either_way() {
     causes.sort();
     assert_eq!(causes, ["accepting connections failed", "the accept thread panicked"], "one limit ends each way");
 }
+
+/// Each request whose body cannot be delimited strands its connection (answered with
+/// `Connection: close`, never read again); at the cap of 256 the server stops for a restart:
+/// exit 1, the cause on stderr.
+#[test]
+fn stranded_connections_stop_the_server_at_the_cap() {
+    use crate::support::{bin, plugin_dir};
+    use std::io::Read;
+    let mut cmd = Command::new(bin());
+    cmd.args(["--plugin-path", plugin_dir().to_str().unwrap(), "--port", "0", "--no-prefix", "sample"]);
+    cmd.env_remove("RUST_LOG");
+    let mut server = Server::spawn(&mut cmd, std::process::Stdio::piped());
+    let ambiguous =
+        format!("POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: gzip\r\n\r\n{ADD}");
+    for i in 1..=256 {
+        let mut conn = server.connect();
+        conn.write_all(ambiguous.as_bytes()).unwrap();
+        let answer = read_response(&mut BufReader::new(conn)).expect("an answer");
+        assert_eq!(answer.status, 400, "request {i}");
+    }
+    assert_eq!(server.child.wait().unwrap().code(), Some(1));
+    let mut log = String::new();
+    server.child.stderr.take().unwrap().read_to_string(&mut log).unwrap();
+    assert!(log.contains("stopped after 256 connections were stranded by refused bodies"), "{log}");
+}
