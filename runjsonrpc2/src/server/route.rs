@@ -15,7 +15,9 @@ pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, 
     log::debug!("{} {}", request.method(), request.url());
     let (framing, upgrade, content_type) = {
         let heads = Heads::of(&request);
-        (heads.framing(), heads.upgrade, check_content_type(heads.content_type))
+        // Only a POST is ever checked for its Content-Type (and a refusal allocates).
+        let post = *request.method() == Method::Post;
+        (heads.framing(), heads.upgrade, if post { check_content_type(heads.content_type) } else { Ok(()) })
     };
     let read = match framing {
         // The connection cannot go on: where this body ends is ambiguous.
