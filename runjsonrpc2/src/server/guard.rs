@@ -99,19 +99,14 @@ impl Drop for Slot {
 #[inline(never)]
 pub fn refuse(request: Request, shared: &Shared, announced: usize) {
     let message = format!("body of {announced} bytes is over the limit of {} bytes", shared.config.max_body);
-    let ward = Ward::of(shared);
-    let request = if announced <= DRAIN_LIMIT {
-        // `reply` drops the request after answering, which drains what the client still
-        // sends; that ends when the client sends the rest or hangs up.
-        let message = message.clone();
-        match ward.on_drainer(request, move |request, _| reply(request, 413, &message, None)) {
-            None => return,
-            Some(request) => request,
-        }
-    } else {
-        request
-    };
-    strand(request, &Ward::of(shared), 413, &message, &format!("announcing {announced} bytes"));
+    let what = format!("announcing {announced} bytes");
+    if announced > DRAIN_LIMIT {
+        return strand(request, &Ward::of(shared), 413, &message, &what);
+    }
+    // `reply` drops the request after answering, which drains what the client still sends;
+    // that ends when the client sends the rest or hangs up.
+    let answer = message.clone();
+    drain_or_strand(request, shared, move |request, _| reply(request, 413, &answer, None), &message, &what);
 }
 
 /// Answers a request whose body's rest must not be read as the next request: a chunked body
@@ -123,26 +118,33 @@ pub fn refuse(request: Request, shared: &Shared, announced: usize) {
 #[cold]
 #[inline(never)]
 pub fn refuse_body(request: Request, shared: &Shared, status: u16, message: String) {
-    let ward = Ward::of(shared);
-    let request = if status == 413 {
-        let message = message.clone();
-        let drain = move |mut request: Request, ward: Ward| {
-            let mut rest = request.as_reader().take(DRAIN_LIMIT as u64 + 1);
-            match std::io::copy(&mut rest, &mut std::io::sink()) {
-                Ok(n) if n <= DRAIN_LIMIT as u64 => reply(request, status, &message, None),
-                Ok(_) => strand(request, &ward, status, &message, "whose chunked body went on past the drain limit"),
-                Err(_) => strand(request, &ward, status, &message, "whose chunked body broke off"),
-            }
-        };
-        match ward.on_drainer(request, drain) {
-            None => return,
-            Some(request) => request,
+    if status != 413 {
+        return strand(request, &Ward::of(shared), status, &message, "whose body could not be delimited");
+    }
+    let answer = message.clone();
+    let drain = move |mut request: Request, ward: Ward| {
+        let mut rest = request.as_reader().take(DRAIN_LIMIT as u64 + 1);
+        match std::io::copy(&mut rest, &mut std::io::sink()) {
+            Ok(n) if n <= DRAIN_LIMIT as u64 => reply(request, status, &answer, None),
+            Ok(_) => strand(request, &ward, status, &answer, "whose chunked body went on past the drain limit"),
+            Err(_) => strand(request, &ward, status, &answer, "whose chunked body broke off"),
         }
-    } else {
-        request
     };
-    let what = if status == 413 { "with an over-long chunked body" } else { "whose body could not be delimited" };
-    strand(request, &Ward::of(shared), status, &message, what);
+    drain_or_strand(request, shared, drain, &message, "with an over-long chunked body");
+}
+
+/// Runs `work` (which answers 413) on a drainer thread, or strands the connection with a 413
+/// when no drainer can take it.
+fn drain_or_strand(
+    request: Request,
+    shared: &Shared,
+    work: impl FnOnce(Request, Ward) + Send + 'static,
+    message: &str,
+    what: &str,
+) {
+    if let Some(request) = Ward::of(shared).on_drainer(request, work) {
+        strand(request, &Ward::of(shared), 413, message, what);
+    }
 }
 
 /// Answers through `upgrade` with `Connection: close` and never drops the stream: tiny_http
