@@ -18,7 +18,7 @@
 //!
 //! A chunked body refused after part of it was read (over the limit, or not decodable), or a
 //! body whose end is ambiguous, has no such drain, and tiny_http would read its rest as the
-//! next request: [`refuse_body`] reads an over-long chunked one to its end on a drainer
+//! next request: [`refuse_over_long_chunked`] reads an over-long chunked one to its end on a drainer
 //! thread before answering, and strands the connection when that cannot be done.
 
 use super::route::reply;
@@ -45,6 +45,7 @@ pub struct Guard {
 }
 
 /// What a drainer or a strand needs of the server, owned, to outlive the worker's borrow.
+#[derive(Clone)]
 struct Ward {
     drainers: Arc<AtomicUsize>,
     stranded: Arc<AtomicUsize>,
@@ -59,20 +60,20 @@ impl Ward {
 
     /// Runs `work` on a drainer thread if one is free; gives the request back if not (every
     /// drainer busy, or no thread can be started), for the caller to strand.
-    fn on_drainer(self, request: Request, work: impl FnOnce(Request, Ward) + Send + 'static) -> Option<Request> {
+    fn on_drainer(&self, request: Request, work: impl FnOnce(Request, Ward) + Send + 'static) -> Option<Request> {
+        // The slot is given back when the thread ends, or here if it is not taken or never starts.
+        let slot = Slot(self.drainers.clone());
         if self.drainers.fetch_add(1, Ordering::SeqCst) >= MAX_DRAINERS {
-            self.drainers.fetch_sub(1, Ordering::SeqCst);
             return Some(request);
         }
-        // The slot is given back when the thread ends, or here if it never starts.
-        let slot = Slot(self.drainers.clone());
         // The request goes over only once the thread runs: a failed spawn would drop it (and
         // tiny_http would answer 500 and read on from wherever its body stopped).
         let (send, receive) = std::sync::mpsc::sync_channel::<Request>(1);
+        let ward = self.clone();
         let spawned = std::thread::Builder::new().name("rpc-drain".into()).spawn(move || {
             let _slot = slot;
             if let Ok(request) = receive.recv() {
-                work(request, self);
+                work(request, ward);
             }
         });
         match spawned {
@@ -109,28 +110,33 @@ pub fn refuse(request: Request, shared: &Shared, announced: usize) {
     drain_or_strand(request, shared, move |request, _| reply(request, 413, &answer, None), &message, &what);
 }
 
-/// Answers a request whose body's rest must not be read as the next request: a chunked body
-/// refused after part of it was read (over the limit: 413; not decodable: 400), or a body whose
-/// end is ambiguous (400, 501; see `framing`). An over-long chunked body is read to its end
-/// and discarded on a drainer thread, then answered, and the connection goes on; any other,
-/// or one longer than [`DRAIN_LIMIT`], or with every drainer busy, is answered with
-/// `Connection: close` and its connection stranded.
+/// Answers 413 to a chunked body cut at the limit: its rest is read and discarded on a
+/// drainer thread, then the answer goes out and the connection goes on (tiny_http does not
+/// drain a chunked body, and would read its rest as the next request). One that goes on past
+/// [`DRAIN_LIMIT`], breaks off, or finds no drainer is refused and closed instead.
 #[cold]
 #[inline(never)]
-pub fn refuse_body(request: Request, shared: &Shared, status: u16, message: String) {
-    if status != 413 {
-        return strand(request, &Ward::of(shared), status, &message, "whose body could not be delimited");
-    }
+pub fn refuse_over_long_chunked(request: Request, shared: &Shared, message: String) {
     let answer = message.clone();
     let drain = move |mut request: Request, ward: Ward| {
         let mut rest = request.as_reader().take(DRAIN_LIMIT as u64 + 1);
         match std::io::copy(&mut rest, &mut std::io::sink()) {
-            Ok(n) if n <= DRAIN_LIMIT as u64 => reply(request, status, &answer, None),
-            Ok(_) => strand(request, &ward, status, &answer, "whose chunked body went on past the drain limit"),
-            Err(_) => strand(request, &ward, status, &answer, "whose chunked body broke off"),
+            Ok(n) if n <= DRAIN_LIMIT as u64 => reply(request, 413, &answer, None),
+            Ok(_) => strand(request, &ward, 413, &answer, "whose chunked body went on past the drain limit"),
+            Err(_) => strand(request, &ward, 413, &answer, "whose chunked body broke off"),
         }
     };
     drain_or_strand(request, shared, drain, &message, "with an over-long chunked body");
+}
+
+/// Answers a request whose body's rest must never be read as the next request, and closes:
+/// a body whose end is ambiguous (see `framing`), or a chunked one that does not decode or
+/// is not read at all (an upgrade). The answer says `Connection: close`; the connection is
+/// stranded.
+#[cold]
+#[inline(never)]
+pub fn refuse_and_close(request: Request, shared: &Shared, status: u16, message: &str) {
+    strand(request, &Ward::of(shared), status, message, "whose body could not be delimited");
 }
 
 /// Runs `work` (which answers 413) on a drainer thread, or strands the connection with a 413
@@ -142,8 +148,9 @@ fn drain_or_strand(
     message: &str,
     what: &str,
 ) {
-    if let Some(request) = Ward::of(shared).on_drainer(request, work) {
-        strand(request, &Ward::of(shared), 413, message, what);
+    let ward = Ward::of(shared);
+    if let Some(request) = ward.on_drainer(request, work) {
+        strand(request, &ward, 413, message, what);
     }
 }
 

@@ -9,6 +9,7 @@ use std::path::{Component, Path};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 const ACCEPTED: &str = "application/json, application/json-rpc or application/jsonrequest";
+const NO_UPGRADES: &str = "protocol upgrades are not supported";
 
 pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>, wire: &mut Wire) {
     let config = &shared.config;
@@ -21,12 +22,12 @@ pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, 
     };
     let read = match framing {
         // The connection cannot go on: where this body ends is ambiguous.
-        Err((status, message)) => return guard::refuse_body(request, shared, status, message),
+        Err((status, message)) => return guard::refuse_and_close(request, shared, status, &message),
         // tiny_http may or may not take this for an upgrade (it looks at the first
         // `Connection` header only); either way the body is not read here, so nothing may be
         // read after it.
         Ok(Framing::Chunked) if upgrade => {
-            return guard::refuse_body(request, shared, 400, "protocol upgrades are not supported".into());
+            return guard::refuse_and_close(request, shared, 400, NO_UPGRADES);
         }
         // Read before any answer, whatever the route: tiny_http does not drain an unread
         // chunked body, and would read it as the next request.
@@ -53,7 +54,7 @@ pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, 
         if upgrade {
             // tiny_http would hand the raw socket over as the body, whatever Content-Length
             // says; JSON-RPC has no use for it.
-            return reply(request, 400, "protocol upgrades are not supported", None);
+            return reply(request, 400, NO_UPGRADES, None);
         }
         if !read && let Err(unread) = read_body(&mut request, config.max_body, body) {
             return refuse_unread(request, shared, unread);
@@ -113,15 +114,17 @@ fn read_body(request: &mut Request, max: usize, body: &mut Vec<u8>) -> Result<()
 #[inline(never)]
 fn refuse_unread(request: Request, shared: &Shared, unread: Unread) {
     let chunked = request.body_length().is_none();
+    let too_large = matches!(unread, Unread::TooLarge(_));
     let (status, message) = match unread {
         Unread::TooLarge(max) => (413, format!("body over the limit of {max} bytes")),
         Unread::Short { got, announced } => (400, format!("body ended after {got} of the {announced} bytes announced")),
         Unread::Failed(e) => (400, format!("cannot read the body: {e}")),
     };
-    if chunked {
-        return guard::refuse_body(request, shared, status, message);
+    match (chunked, too_large) {
+        (false, _) => reply(request, status, &message, None),
+        (true, true) => guard::refuse_over_long_chunked(request, shared, message),
+        (true, false) => guard::refuse_and_close(request, shared, status, &message),
     }
-    reply(request, status, &message, None)
 }
 
 /// Accepts the JSON types, any case, with parameters; a charset other than UTF-8 is refused.
