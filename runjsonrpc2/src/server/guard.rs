@@ -18,8 +18,9 @@
 //!
 //! A chunked body refused after part of it was read (over the limit, or not decodable), or a
 //! body whose end is ambiguous, has no such drain, and tiny_http would read its rest as the
-//! next request: [`refuse_over_long_chunked`] reads an over-long chunked one to its end on a drainer
-//! thread before answering, and strands the connection when that cannot be done.
+//! next request: [`refuse_over_long_chunked`] reads an over-long chunked one to its end on a
+//! drainer thread before answering (or strands the connection when it cannot), and
+//! [`refuse_and_close`] strands the connection of any other.
 
 use super::route::reply;
 use super::{Fault, Shared, Stopper};
