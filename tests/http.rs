@@ -269,7 +269,7 @@ fn grace_period_cuts_off_long_calls_and_says_so() {
 }
 
 #[test]
-fn out_of_descriptors_the_server_stops_and_exits_1_either_way() {
+fn out_of_descriptors_a_single_process_stops_and_exits_1_either_way() {
     use crate::support::{bin, plugin_dir};
     use std::io::Read;
     // Each connection costs the server two descriptors. With one left, tiny_http's accept()
@@ -279,8 +279,9 @@ fn out_of_descriptors_the_server_stops_and_exits_1_either_way() {
     // stderr), not leave it running without accepting.
     let mut causes = Vec::new();
     for limit in [40, 41] {
-        let script =
-            format!("ulimit -n {limit} && exec \"$0\" --port 0 --threads 1 --no-prefix --plugin-path \"$1\" sample");
+        let script = format!(
+            "ulimit -n {limit} && exec \"$0\" --port 0 --workers 0 --threads 1 --no-prefix --plugin-path \"$1\" sample"
+        );
         let mut cmd = Command::new("sh");
         cmd.args(["-c", &script, bin(), plugin_dir().to_str().unwrap()]).env_remove("RUST_LOG");
         let mut server = Server::spawn(&mut cmd, std::process::Stdio::piped());
@@ -317,14 +318,23 @@ fn out_of_descriptors_the_server_stops_and_exits_1_either_way() {
 }
 
 /// Each request whose body cannot be delimited strands its connection (answered with
-/// `Connection: close`, never read again); at the cap of 256 the server stops for a restart:
-/// exit 1, the cause on stderr.
+/// `Connection: close`, never read again); at the cap of 256 a single process (no master to
+/// replace it) stops: exit 1, the cause on stderr.
 #[test]
-fn stranded_connections_stop_the_server_at_the_cap() {
+fn stranded_connections_stop_a_single_process_at_the_cap() {
     use crate::support::{bin, plugin_dir};
     use std::io::Read;
     let mut cmd = Command::new(bin());
-    cmd.args(["--plugin-path", plugin_dir().to_str().unwrap(), "--port", "0", "--no-prefix", "sample"]);
+    cmd.args([
+        "--plugin-path",
+        plugin_dir().to_str().unwrap(),
+        "--port",
+        "0",
+        "--workers",
+        "0",
+        "--no-prefix",
+        "sample",
+    ]);
     cmd.env_remove("RUST_LOG");
     let mut server = Server::spawn(&mut cmd, std::process::Stdio::piped());
     let ambiguous =

@@ -98,9 +98,25 @@ pub struct ServeOptions {
     /// Port to bind; 0 picks a free one (the first stdout line tells which)
     #[arg(long, default_value_t = HttpConfig::default().port)]
     pub port: u16,
-    /// Worker threads; 0 means one per available core
-    #[arg(long, default_value_t = 0)]
+    /// Worker processes sharing the socket under a master; 0 serves in this one process
+    #[arg(long, value_name = "N", default_value_t = crate::master::DEFAULT_WORKERS)]
+    pub workers: usize,
+    /// The most call threads per process (the pool grows to it while every thread is busy); 0 means 64
+    #[arg(long, value_name = "N", default_value_t = 0)]
     pub threads: usize,
+    /// Seconds a request's calls may run before it is answered with error -32099 and its
+    /// worker retires; 0 for no deadline
+    #[arg(long, value_name = "SECONDS", default_value_t = 30)]
+    pub timeout: u64,
+    /// Start fresh workers when a module file or the config file changes
+    #[arg(long)]
+    pub reload: bool,
+    /// A worker retires after this many requests (plus up to --max-requests-jitter)
+    #[arg(long, value_name = "N")]
+    pub max_requests: Option<u64>,
+    /// A random amount up to this is added to each worker's --max-requests
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_requests_jitter: u64,
     /// The largest request body in bytes
     #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_body)]
     pub max_body: usize,
@@ -152,12 +168,19 @@ impl Common {
             extras,
             limits: Limits { max_batch: self.max_batch, max_depth: self.max_depth },
             http: HttpConfig::default(),
+            process: Default::default(),
         }
     }
 }
 
 impl ServeOptions {
-    pub fn apply(&self, http: &mut HttpConfig) {
+    pub fn apply(&self, settings: &mut Settings) {
+        settings.process.workers = self.workers;
+        settings.process.reload = self.reload;
+        settings.process.max_requests_jitter = self.max_requests_jitter;
+        let http = &mut settings.http;
+        http.timeout = (self.timeout > 0).then(|| std::time::Duration::from_secs(self.timeout));
+        http.max_requests = self.max_requests.filter(|&n| n > 0);
         http.host = self.host.clone();
         http.port = self.port;
         http.threads = self.threads;

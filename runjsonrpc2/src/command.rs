@@ -3,9 +3,12 @@
 use crate::config::Settings;
 use crate::engine::JsonRpc;
 use crate::error::SetupError;
-use crate::plugin::{Loader, PluginError, SearchPath};
-use crate::server::{self, ServeError};
+use crate::master::{self, MasterError};
+use crate::plugin::{Found, Loader, PluginError, SearchPath};
+use crate::server::{self, Listening, ServeError};
 use std::io::{BufRead, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Why a command failed. Exit code 2 for setup mistakes, 1 for failures at run time.
@@ -19,6 +22,7 @@ pub enum CommandError {
     Io(std::io::Error),
     /// `call` got an error answer; it is printed on stderr.
     Answered(String),
+    Master(crate::master::MasterError),
 }
 
 impl CommandError {
@@ -27,7 +31,8 @@ impl CommandError {
         match self {
             CommandError::Plugin(_) | CommandError::Setup(_) | CommandError::Config(_) | CommandError::Usage(_) => 2,
             CommandError::Serve(ServeError::Bind { .. }) => 2,
-            CommandError::Serve(_) | CommandError::Io(_) | CommandError::Answered(_) => 1,
+            CommandError::Master(MasterError::Start { code, .. }) => *code,
+            CommandError::Serve(_) | CommandError::Io(_) | CommandError::Answered(_) | CommandError::Master(_) => 1,
         }
     }
 }
@@ -41,6 +46,7 @@ impl std::fmt::Display for CommandError {
             CommandError::Serve(e) => e.fmt(f),
             CommandError::Usage(m) | CommandError::Answered(m) => f.write_str(m),
             CommandError::Io(e) => e.fmt(f),
+            CommandError::Master(e) => e.fmt(f),
         }
     }
 }
@@ -56,7 +62,7 @@ macro_rules! from {
         }
     )*};
 }
-from!(PluginError => Plugin, SetupError => Setup, crate::config::ConfigError => Config, ServeError => Serve, std::io::Error => Io);
+from!(PluginError => Plugin, SetupError => Setup, crate::config::ConfigError => Config, ServeError => Serve, std::io::Error => Io, MasterError => Master);
 
 /// An engine with its plugins registered, and the loader that resolves them.
 pub struct Built {
@@ -84,17 +90,74 @@ pub fn build(s: &Settings) -> Result<Built, CommandError> {
     Ok(Built { rpc, loader, plugins })
 }
 
-/// Serves over HTTP until SIGINT or SIGTERM; `on_bound` hears the real address first.
-pub fn serve(s: &Settings, on_bound: impl FnOnce(std::net::SocketAddr)) -> Result<(), CommandError> {
-    let built = build(s)?;
-    let listening = server::bind(&s.http)?;
-    let addr = listening.local_addr();
-    on_bound(addr);
-    let names: Vec<&str> = built.plugins.iter().map(|p| p.descriptor.name.as_str()).collect();
-    log::info!("listening on http://{addr}/ with modules [{}], {} methods", names.join(", "), built.rpc.len());
-    listening.serve_until_signal(Arc::new(built.rpc), Arc::new(s.extras.clone()))?;
+/// Serves over HTTP until SIGINT, SIGTERM or SIGQUIT: under a master with `--workers`
+/// worker processes, or in this process alone with `--workers 0`. `on_bound` hears the real
+/// address once the service answers. `config` is the run.toml the settings came from, which
+/// `--reload` watches.
+pub fn serve(s: &Settings, config: Option<&Path>, on_bound: impl FnOnce(SocketAddr)) -> Result<(), CommandError> {
+    if s.process.workers == 0 && s.http.max_requests.is_some() {
+        return Err(CommandError::Usage("--max-requests needs worker processes (--workers 1 or more)".into()));
+    }
+    if s.process.workers == 0 {
+        let built = build(s)?;
+        let listening = Listening::on(listener(s)?, &s.http)?;
+        let addr = listening.local_addr();
+        on_bound(addr);
+        log::info!("listening on http://{addr}/ with {}", served(&built));
+        listening.serve_until_signal(Arc::new(built.rpc), Arc::new(s.extras.clone()))?;
+    } else {
+        let listener = listener(s)?;
+        let addr = listener.local_addr()?;
+        let watched = || match config.map(crate::config::load) {
+            Some(Ok(fresh)) => watched_files(&fresh, config),
+            _ => watched_files(s, config),
+        };
+        let ready = || {
+            on_bound(addr);
+            log::info!("listening on http://{addr}/ with {} worker(s)", s.process.workers);
+        };
+        master::run(listener, &s.process, s.http.grace, &watched, ready)?;
+    }
     log::info!("stopped");
     Ok(())
+}
+
+/// The socket systemd passed (socket activation: `LISTEN_FDS`), else one bound here.
+fn listener(s: &Settings) -> Result<TcpListener, CommandError> {
+    let mut fds = listenfd::ListenFd::from_env();
+    match fds.take_tcp_listener(0) {
+        Ok(Some(listener)) => {
+            log::info!("serving on the socket systemd passed (LISTEN_FDS)");
+            Ok(listener)
+        }
+        Ok(None) => Ok(server::bind_socket(&s.http)?),
+        Err(e) => Err(CommandError::Usage(format!("LISTEN_FDS is set, but descriptor 3 is no TCP socket: {e}"))),
+    }
+}
+
+/// What a process serves, for the log.
+fn served(built: &Built) -> String {
+    let names: Vec<&str> = built.plugins.iter().map(|p| p.descriptor.name.as_str()).collect();
+    format!("modules [{}], {} methods", names.join(", "), built.rpc.len())
+}
+
+/// The files `--reload` watches: the module files found on the plugin path, the mapped
+/// modules' files, and the configuration file.
+fn watched_files(s: &Settings, config: Option<&Path>) -> Vec<PathBuf> {
+    let search = SearchPath::standard(&s.plugin_paths);
+    let mapped = s.maps.iter().filter_map(|(_, t)| crate::table::Target::parse(t).ok().map(|t| t.module.clone()));
+    let mut files: Vec<PathBuf> = s
+        .modules
+        .iter()
+        .cloned()
+        .chain(mapped)
+        .filter_map(|m| match search.find(&m) {
+            Ok(Found::File(path)) => Some(path),
+            _ => None,
+        })
+        .collect();
+    files.extend(config.map(Path::to_path_buf));
+    files
 }
 
 /// Answers newline-delimited JSON-RPC from `input` on `output`, one line per answer.

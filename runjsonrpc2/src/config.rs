@@ -21,6 +21,8 @@ pub struct Settings {
     pub errors: Vec<(String, i64)>,
     pub extras: Extras,
     pub limits: Limits,
+    /// Worker processes and their supervision.
+    pub process: crate::master::ProcessConfig,
 }
 
 /// A configuration file that cannot be used: the file, the key and the reason.
@@ -59,6 +61,11 @@ struct File {
     max_batch: Option<usize>,
     max_depth: Option<usize>,
     grace_seconds: Option<u64>,
+    workers: Option<usize>,
+    timeout: Option<u64>,
+    reload: Option<bool>,
+    max_requests: Option<u64>,
+    max_requests_jitter: Option<u64>,
     #[serde(default)]
     methods: BTreeMap<String, String>,
     #[serde(default)]
@@ -95,6 +102,13 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     if let Some(g) = file.grace_seconds {
         s.http.grace = std::time::Duration::from_secs(g);
     }
+    s.process.workers = file.workers.unwrap_or(s.process.workers);
+    s.process.reload = file.reload.unwrap_or(false);
+    s.process.max_requests_jitter = file.max_requests_jitter.unwrap_or(0);
+    if let Some(t) = file.timeout {
+        s.http.timeout = (t > 0).then(|| std::time::Duration::from_secs(t));
+    }
+    s.http.max_requests = file.max_requests.filter(|&n| n > 0);
     s.limits.max_batch = file.max_batch.unwrap_or(s.limits.max_batch);
     s.limits.max_depth = file.max_depth.unwrap_or(s.limits.max_depth);
     s.plugin_paths = file.plugin_path.unwrap_or_default().into_iter().map(near).collect();

@@ -137,6 +137,44 @@ impl JsonRpc {
         }
     }
 
+    /// Answers in place of calls that did not finish in time: every request in `body` with a
+    /// valid id gets the error `code` with `message` (a batch, an array of them); false when
+    /// none has an id. Also names the methods called, for a log line.
+    pub fn overdue_into(&self, body: &[u8], code: i64, message: &str, out: &mut Vec<u8>) -> (bool, String) {
+        let text = std::str::from_utf8(body).unwrap_or("");
+        let (items, batch) = match request::parse(text, self.limits.max_batch) {
+            Ok(Body::Single(item)) => (vec![item], false),
+            Ok(Body::Batch(items)) => (items, true),
+            Err(_) => (Vec::new(), false),
+        };
+        let message = serde_json::to_string(message).expect("a string serializes");
+        let mut methods = Vec::new();
+        let start = out.len();
+        for item in &items {
+            let Item::Request(env) = item else { continue };
+            methods.extend(env.method.map(|m| serde_json::from_str::<String>(m).unwrap_or_else(|_| m.to_owned())));
+            if let Some(id) = env.id.filter(|id| valid_id(id)) {
+                out.push(b',');
+                write_raw_error(out, code, &message, None, id);
+            }
+        }
+        let methods = match methods.as_slice() {
+            [] => "no method".to_owned(),
+            [one] => one.clone(),
+            many => format!("a batch of {} ({})", many.len(), many.join(", ")),
+        };
+        if out.len() == start {
+            return (false, methods);
+        }
+        if !batch {
+            out.remove(start); // a single request: its answer alone, not in an array
+        } else {
+            out[start] = b'[';
+            out.push(b']');
+        }
+        (true, methods)
+    }
+
     /// Answers one batch member or single body; false for a notification.
     fn item(&self, item: Item<'_>, extras: &Extras, out: &mut Vec<u8>) -> bool {
         let env = match item {

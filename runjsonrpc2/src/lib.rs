@@ -9,14 +9,17 @@ pub mod command;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod master;
 pub mod plugin;
 pub mod procedure;
 pub mod request;
 mod scan;
 pub mod server;
 pub mod signature;
+mod sys;
 pub mod table;
 pub mod template;
+pub mod worker;
 
 pub use engine::{JsonRpc, Limits};
 pub use error::{AppError, Failure, SetupError};

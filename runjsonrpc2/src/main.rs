@@ -14,7 +14,13 @@ fn main() -> ExitCode {
         (false, 1) => "debug",
         (false, _) => "trace",
     };
+    // Every line carries the process id: a master's and its workers' lines share a log.
+    let pid = std::process::id();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(format!("{level},tiny_http=off")))
+        .format(move |buf, record| {
+            let level = buf.default_level_style(record.level());
+            writeln!(buf, "[{level}{:<5}{level:#} runjsonrpc2 {pid}] {}", record.level(), record.args())
+        })
         .init();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
@@ -31,7 +37,7 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         Some(Command::Serve { config, port }) => {
             let mut settings = runjsonrpc2::config::load(&config)?;
             settings.http.port = port.unwrap_or(settings.http.port);
-            command::serve(&settings, announce)
+            serve(&settings, Some(&config))
         }
         Some(Command::New { name }) => {
             let dir = runjsonrpc2::template::create(std::path::Path::new(&name))?;
@@ -51,13 +57,21 @@ fn run(cli: Cli) -> Result<(), CommandError> {
         }
         None => {
             let mut settings = cli.common.settings(&cli.modules);
-            cli.serve.apply(&mut settings.http);
+            cli.serve.apply(&mut settings);
             if cli.stdio {
                 return command::stdio(&settings, std::io::stdin().lock(), std::io::stdout().lock());
             }
-            command::serve(&settings, announce)
+            serve(&settings, None)
         }
     }
+}
+
+/// Serves, or works for a master when started as its worker (which exits with its own code).
+fn serve(settings: &runjsonrpc2::config::Settings, config: Option<&std::path::Path>) -> Result<(), CommandError> {
+    if runjsonrpc2::worker::is_worker() {
+        std::process::exit(runjsonrpc2::worker::run(settings).into());
+    }
+    command::serve(settings, config, announce)
 }
 
 /// The first stdout line, which scripts and tests wait for.

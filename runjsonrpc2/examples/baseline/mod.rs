@@ -59,7 +59,7 @@ fn run(answer: fn(&[u8], &mut Vec<u8>), whole: bool) {
                     }
                     answer(&body, &mut out);
                     if whole {
-                        framed.send(request, wire::Answer::Json(&out));
+                        framed.send(request, wire::Answer::Json(&out), false);
                         continue;
                     }
                     let response = Response::new(StatusCode(200), vec![json.clone()], &out[..], Some(out.len()), None);

@@ -1,9 +1,11 @@
 //! The plugin loader, the only user of libloading: opens `libNAME.so`, reads its table, resolves symbols.
 
+mod crash;
 mod descriptor;
 mod output;
 mod search;
 
+pub use crash::report_to as report_crashes_to;
 pub use descriptor::{Descriptor, MethodInfo};
 pub use search::{Found, PLUGIN_PATH_VAR, SearchPath, file_name, is_path};
 
@@ -286,10 +288,13 @@ impl Procedure for PluginProcedure {
         let mark = out.len();
         let mut sink = Sink { out, mark, overflow: false };
         let writer = abi::Writer { ctx: (&raw mut sink).cast(), write: write_sink, reset: reset_sink };
+        // A crash in the call is reported with this method's name (see `crash`).
+        let running = crash::Running::enter(&self.label);
         // SAFETY: `func` has the ABI's procedure type (see `Loader::procedure`); `values` holds
         // `values.len()` strings that, like the extras and the writer, outlive the call, and the
         // plugin must not keep them.
         let status = unsafe { (self.func)(values.as_ptr(), values.len(), abi::Str::from_bytes(extras), &writer) };
+        drop(running);
         let overflow = sink.overflow;
         if status == abi::OK && !overflow && (!self.check || output::valid_json(&out[mark..])) {
             // The result stays where the plugin wrote it, spliced into the answer as is.

@@ -22,8 +22,9 @@
 //! drainer thread before answering (or strands the connection when it cannot), and
 //! [`refuse_and_close`] strands the connection of any other.
 
+use super::ServeError;
+use super::pool::Shared;
 use super::route::reply;
-use super::{Fault, Shared, Stopper};
 use std::io::{Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -35,54 +36,46 @@ use tiny_http::{Request, Response};
 pub const DRAIN_LIMIT: usize = 64 << 20;
 /// The most drainer threads at once.
 pub const MAX_DRAINERS: usize = 64;
-/// The most stranded connections before the server stops.
+/// The most stranded connections before the server retires (or stops).
 pub const MAX_STRANDED: usize = 256;
+/// The most requests discarded behind stranded ones before the server retires (or stops):
+/// each keeps a few hundred bytes that tiny_http would not let go.
+pub const MAX_DISCARDED: usize = 4096;
 
 /// Counts of drains under way and connections stranded.
 #[derive(Default)]
 pub struct Guard {
     drainers: Arc<AtomicUsize>,
-    stranded: Arc<AtomicUsize>,
+    stranded: AtomicUsize,
 }
 
-/// What a drainer or a strand needs of the server, owned, to outlive the worker's borrow.
-#[derive(Clone)]
-struct Ward {
-    drainers: Arc<AtomicUsize>,
-    stranded: Arc<AtomicUsize>,
-    stopper: Stopper,
-}
+/// What a drainer or a strand needs of the server, owned, to outlive the thread's borrow.
+type Ward = Arc<Shared>;
 
-impl Ward {
-    fn of(shared: &Shared) -> Ward {
-        let guard = &shared.guard;
-        Ward { drainers: guard.drainers.clone(), stranded: guard.stranded.clone(), stopper: shared.stopper.clone() }
+/// Runs `work` on a drainer thread if one is free; gives the request back if not (every
+/// drainer busy, or no thread can be started), for the caller to strand.
+fn on_drainer(ward: &Ward, request: Request, work: impl FnOnce(Request, Ward) + Send + 'static) -> Option<Request> {
+    let drainers = &ward.guard.drainers;
+    // The slot is given back when the thread ends, or here if it is not taken or never starts.
+    let slot = Slot(drainers.clone());
+    if drainers.fetch_add(1, Ordering::SeqCst) >= MAX_DRAINERS {
+        return Some(request);
     }
-
-    /// Runs `work` on a drainer thread if one is free; gives the request back if not (every
-    /// drainer busy, or no thread can be started), for the caller to strand.
-    fn on_drainer(&self, request: Request, work: impl FnOnce(Request, Ward) + Send + 'static) -> Option<Request> {
-        // The slot is given back when the thread ends, or here if it is not taken or never starts.
-        let slot = Slot(self.drainers.clone());
-        if self.drainers.fetch_add(1, Ordering::SeqCst) >= MAX_DRAINERS {
-            return Some(request);
+    // The request goes over only once the thread runs: a failed spawn would drop it (and
+    // tiny_http would answer 500 and read on from wherever its body stopped).
+    let (send, receive) = std::sync::mpsc::sync_channel::<Request>(1);
+    let ward = ward.clone();
+    let spawned = std::thread::Builder::new().name("rpc-drain".into()).spawn(move || {
+        let _slot = slot;
+        if let Ok(request) = receive.recv() {
+            work(request, ward);
         }
-        // The request goes over only once the thread runs: a failed spawn would drop it (and
-        // tiny_http would answer 500 and read on from wherever its body stopped).
-        let (send, receive) = std::sync::mpsc::sync_channel::<Request>(1);
-        let ward = self.clone();
-        let spawned = std::thread::Builder::new().name("rpc-drain".into()).spawn(move || {
-            let _slot = slot;
-            if let Ok(request) = receive.recv() {
-                work(request, ward);
-            }
-        });
-        match spawned {
-            Ok(_) => send.send(request).err().map(|unsent| unsent.0),
-            Err(e) => {
-                log::warn!("cannot start a drainer thread ({e}): stranding the connection instead");
-                Some(request)
-            }
+    });
+    match spawned {
+        Ok(_) => send.send(request).err().map(|unsent| unsent.0),
+        Err(e) => {
+            log::warn!("cannot start a drainer thread ({e}): stranding the connection instead");
+            Some(request)
         }
     }
 }
@@ -99,11 +92,11 @@ impl Drop for Slot {
 /// Answers 413 to a request whose announced body is over the limit, without reading it.
 #[cold]
 #[inline(never)]
-pub fn refuse(request: Request, shared: &Shared, announced: usize) {
+pub fn refuse(request: Request, shared: &Arc<Shared>, announced: usize) {
     let message = format!("body of {announced} bytes is over the limit of {} bytes", shared.config.max_body);
     let what = format!("announcing {announced} bytes");
     if announced > DRAIN_LIMIT {
-        return strand(request, &Ward::of(shared), 413, &message, &what);
+        return strand(request, shared, 413, &message, &what);
     }
     // `reply` drops the request after answering, which drains what the client still sends;
     // that ends when the client sends the rest or hangs up.
@@ -117,7 +110,7 @@ pub fn refuse(request: Request, shared: &Shared, announced: usize) {
 /// [`DRAIN_LIMIT`], breaks off, or finds no drainer is refused and closed instead.
 #[cold]
 #[inline(never)]
-pub fn refuse_over_long_chunked(request: Request, shared: &Shared, message: String) {
+pub fn refuse_over_long_chunked(request: Request, shared: &Arc<Shared>, message: String) {
     let answer = message.clone();
     let drain = move |mut request: Request, ward: Ward| {
         let mut rest = request.as_reader().take(DRAIN_LIMIT as u64 + 1);
@@ -136,30 +129,30 @@ pub fn refuse_over_long_chunked(request: Request, shared: &Shared, message: Stri
 /// stranded.
 #[cold]
 #[inline(never)]
-pub fn refuse_and_close(request: Request, shared: &Shared, status: u16, message: &str) {
-    strand(request, &Ward::of(shared), status, message, "whose body could not be delimited");
+pub fn refuse_and_close(request: Request, shared: &Arc<Shared>, status: u16, message: &str) {
+    strand(request, shared, status, message, "whose body could not be delimited");
 }
 
 /// Runs `work` (which answers 413) on a drainer thread, or strands the connection with a 413
 /// when no drainer can take it.
 fn drain_or_strand(
     request: Request,
-    shared: &Shared,
+    shared: &Arc<Shared>,
     work: impl FnOnce(Request, Ward) + Send + 'static,
     message: &str,
     what: &str,
 ) {
-    let ward = Ward::of(shared);
-    if let Some(request) = ward.on_drainer(request, work) {
-        strand(request, &ward, 413, message, what);
+    if let Some(request) = on_drainer(shared, request, work) {
+        strand(request, shared, 413, message, what);
     }
 }
 
 /// Answers through `upgrade` with `Connection: close` and never drops the stream: tiny_http
-/// neither drains nor reads the connection again. Counts it; at [`MAX_STRANDED`] the server
-/// stops for a restart.
+/// neither drains this body nor answers a request behind it (the intake discards those).
+/// Counts it; at [`MAX_STRANDED`] the server retires (or stops).
 fn strand(request: Request, ward: &Ward, status: u16, message: &str, what: &str) {
-    let stranded = ward.stranded.fetch_add(1, Ordering::SeqCst) + 1;
+    ward.strand(request.remote_addr().copied());
+    let stranded = ward.guard.stranded.fetch_add(1, Ordering::SeqCst) + 1;
     let body = format!("{message}\n");
     // tiny_http writes an upgraded response with no Content-Length, so a client would wait for
     // a close that never comes; the length and `Connection: close` ride on the `Upgrade` value,
@@ -173,7 +166,6 @@ fn strand(request: Request, ward: &Ward, status: u16, message: &str, what: &str)
     std::mem::forget(stream);
     log::warn!("stranded a connection {what} ({stranded} of at most {MAX_STRANDED})");
     if stranded == MAX_STRANDED {
-        log::error!("{MAX_STRANDED} connections stranded by refused bodies: stopping for a restart");
-        ward.stopper.fail(Fault::Stranded);
+        ward.stopper.fail(ServeError::Stranded);
     }
 }

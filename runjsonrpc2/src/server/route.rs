@@ -1,25 +1,51 @@
 //! Answering one HTTP request: the RPC path, health, static files, and every refusal.
 
-use super::Shared;
+use super::deadline::Slot;
 use super::framing::{Framing, Heads};
 use super::guard;
+use super::pool::Shared;
 use super::wire::{Answer, Wire};
 use std::io::Read;
 use std::path::{Component, Path};
+use std::sync::Arc;
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
 const ACCEPTED: &str = "application/json, application/json-rpc or application/jsonrequest";
 const NO_UPGRADES: &str = "protocol upgrades are not supported";
 
-pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, out: &mut Vec<u8>, wire: &mut Wire) {
+/// What the intake reads of a request's headers, in one pass (see `pool.rs`).
+pub(crate) struct Verdict {
+    /// How the body is delimited, or why that is ambiguous (the connection is then stranded).
+    pub(crate) framing: Result<Framing, (u16, String)>,
+    upgrade: bool,
+    /// A POST's Content-Type, checked (a refusal allocates, so only POSTs are checked).
+    content_type: Result<(), String>,
+}
+
+impl Verdict {
+    pub(crate) fn of(request: &Request) -> Verdict {
+        let heads = Heads::of(request);
+        let post = *request.method() == Method::Post;
+        Verdict {
+            framing: heads.framing(),
+            upgrade: heads.upgrade,
+            content_type: if post { check_content_type(heads.content_type) } else { Ok(()) },
+        }
+    }
+}
+
+pub(crate) fn handle(
+    mut request: Request,
+    verdict: Verdict,
+    shared: &Arc<Shared>,
+    slot: Option<&Slot>,
+    body: &mut Arc<Vec<u8>>,
+    out: &mut Vec<u8>,
+    wire: &mut Wire,
+) {
     let config = &shared.config;
     log::debug!("{} {}", request.method(), request.url());
-    let (framing, upgrade, content_type) = {
-        let heads = Heads::of(&request);
-        // Only a POST is ever checked for its Content-Type (and a refusal allocates).
-        let post = *request.method() == Method::Post;
-        (heads.framing(), heads.upgrade, if post { check_content_type(heads.content_type) } else { Ok(()) })
-    };
+    let Verdict { framing, upgrade, content_type } = verdict;
     let read = match framing {
         // The connection cannot go on: where this body ends is ambiguous.
         Err((status, message)) => return guard::refuse_and_close(request, shared, status, &message),
@@ -31,7 +57,7 @@ pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, 
         }
         // Read before any answer, whatever the route: tiny_http does not drain an unread
         // chunked body, and would read it as the next request.
-        Ok(Framing::Chunked) => match read_body(&mut request, config.max_body, body) {
+        Ok(Framing::Chunked) => match read_body(&mut request, config.max_body, Arc::make_mut(body)) {
             Ok(()) => true,
             Err(unread) => return refuse_unread(request, shared, unread),
         },
@@ -56,13 +82,23 @@ pub(crate) fn handle(mut request: Request, shared: &Shared, body: &mut Vec<u8>, 
             // says; JSON-RPC has no use for it.
             return reply(request, 400, NO_UPGRADES, None);
         }
-        if !read && let Err(unread) = read_body(&mut request, config.max_body, body) {
+        if !read && let Err(unread) = read_body(&mut request, config.max_body, Arc::make_mut(body)) {
             return refuse_unread(request, shared, unread);
         }
         out.clear();
-        let answer =
-            if shared.rpc.handle_into(body, &shared.extras, out) { Answer::Json(out) } else { Answer::NoContent };
-        return wire.send(request, answer);
+        // With a deadline the request waits in the thread's slot, where the watchdog can
+        // answer it in time if the calls do not return.
+        let (request, answered) = match slot {
+            None => (Some(request), shared.rpc.handle_into(body, &shared.extras, out)),
+            Some(slot) => {
+                slot.begin(shared, request, body);
+                let answered = shared.rpc.handle_into(body, &shared.extras, out);
+                (slot.end(shared), answered)
+            }
+        };
+        let Some(request) = request else { return }; // answered at the deadline
+        let answer = if answered { Answer::Json(out) } else { Answer::NoContent };
+        return wire.send(request, answer, shared.stopper.closing());
     }
     let get = matches!(request.method(), Method::Get | Method::Head);
     match config.static_dir.as_deref() {
@@ -112,7 +148,7 @@ fn read_body(request: &mut Request, max: usize, body: &mut Vec<u8>) -> Result<()
 /// which `guard` sees to; an announced one tiny_http drains (or the client has gone).
 #[cold]
 #[inline(never)]
-fn refuse_unread(request: Request, shared: &Shared, unread: Unread) {
+fn refuse_unread(request: Request, shared: &Arc<Shared>, unread: Unread) {
     let chunked = request.body_length().is_none();
     let too_large = matches!(unread, Unread::TooLarge(_));
     let (status, message) = match unread {

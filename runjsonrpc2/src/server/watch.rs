@@ -1,10 +1,11 @@
 //! Noticing that tiny_http's accept thread died in a panic, as it does when descriptors run
 //! out between its accept() and its own `try_clone` of the socket, or when no thread can be
 //! spawned for a connection: the server would go on running without accepting. Every server
-//! in the process stops instead (descriptors and threads are the process's), and serving
-//! ends with an error.
+//! in the process retires or stops instead (descriptors and threads are the process's).
+//! A thread that a procedure fails to spawn panics with the same text, on a call thread of
+//! ours: that is the procedure's failure, answered -32603, and no reason to stop.
 
-use super::{Fault, Stopper};
+use super::{ServeError, Stopper};
 use std::panic::PanicHookInfo;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, Once};
@@ -22,7 +23,7 @@ pub(super) fn watch(stopper: &Stopper) -> u64 {
         std::panic::set_hook(Box::new(move |info| {
             if accept_loop_died(info) {
                 for (_, stopper) in RUNNING.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-                    stopper.fail(Fault::AcceptDied);
+                    stopper.fail(ServeError::AcceptDied);
                 }
             }
             previous(info);
@@ -47,7 +48,13 @@ pub(super) fn unwatch(id: u64) {
 
 fn accept_loop_died(info: &PanicHookInfo<'_>) -> bool {
     let spawn_failed = info.payload().downcast_ref::<String>().is_some_and(|m| m.starts_with("failed to spawn thread"));
-    spawn_failed || info.location().is_some_and(|at| in_accept_loop(at.file()))
+    (spawn_failed && !ours(std::thread::current().name()))
+        || info.location().is_some_and(|at| in_accept_loop(at.file()))
+}
+
+/// Whether a thread of this name is one of the server's own (tiny_http's are unnamed).
+fn ours(name: Option<&str>) -> bool {
+    name.is_some_and(|n| n.starts_with("rpc-"))
 }
 
 /// Whether a panic in `file` is tiny_http's socket clone, which only its accept loop calls.
@@ -60,6 +67,15 @@ fn in_accept_loop(file: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn spawn_failures_on_our_threads_are_the_procedures() {
+        #[rustfmt::skip]
+        let cases = [(Some("rpc-call"), true), (Some("rpc-drain"), true), (None, false), (Some("main"), false)];
+        for (name, ours) in cases {
+            assert_eq!(super::ours(name), ours, "{name:?}");
+        }
+    }
+
     #[test]
     fn the_accept_loops_socket_clone_is_recognized_wherever_the_source_lies() {
         #[rustfmt::skip]

@@ -43,11 +43,13 @@ pub(crate) struct Wire {
     /// The second `date` was formatted for (seconds since the epoch).
     second: u64,
     date: String,
+    /// Whether the next answer says `Connection: close`.
+    close: bool,
 }
 
 impl Wire {
     pub(crate) fn new() -> Wire {
-        Wire { buf: Vec::new(), second: u64::MAX, date: String::new() }
+        Wire { buf: Vec::new(), second: u64::MAX, date: String::new(), close: false }
     }
 
     /// Answers `request`, whose body must have been read to the end (tiny_http drops the
@@ -55,10 +57,12 @@ impl Wire {
     /// connection back to tiny_http when the writer drops: it then reads the next request or
     /// closes as the request asked. Every write error (a client gone, a write timeout) is
     /// ignored, as `route.rs` ignored the result of `respond`.
-    pub(crate) fn send(&mut self, request: tiny_http::Request, answer: Answer<'_>) {
+    /// With `close`, the answer asks the client to close the connection (the server stops).
+    pub(crate) fn send(&mut self, request: tiny_http::Request, answer: Answer<'_>, close: bool) {
         let version = request.http_version();
         let (major, minor) = (version.0, version.1);
         let rest = answer.uncopied();
+        self.close = close;
         let head = self.compose((major, minor), answer, SystemTime::now(), rest.is_empty());
         let mut writer = request.into_writer();
         let _ = writer.write_all(head).and_then(|()| writer.write_all(rest)).and_then(|()| writer.flush());
@@ -83,6 +87,9 @@ impl Wire {
         });
         buf.extend_from_slice(b"Server: tiny-http (Rust)\r\nDate: ");
         buf.extend_from_slice(self.date.as_bytes());
+        if self.close {
+            buf.extend_from_slice(b"\r\nConnection: close");
+        }
         if let Answer::Json(body) = answer {
             buf.extend_from_slice(b"\r\nContent-Type: application/json\r\nContent-Length: ");
             decimal(buf, body.len());

@@ -1,0 +1,140 @@
+//! The per-call deadline (`--timeout`): a request whose calls still run at its deadline is
+//! answered with a JSON-RPC error on its own connection, by a watchdog thread that takes the
+//! request from the stuck call thread; the server then retires, since that thread may never
+//! come back (a supervised one: a fresh worker takes over; with `--workers 0` it only logs).
+
+use super::pool::Shared;
+use super::wire::{Answer, Wire};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tiny_http::Request;
+
+/// The error code of an answer given at the deadline (in the specification's range for
+/// server errors, -32099..-32000, at the far end from the codes users map).
+pub const TIMEOUT_CODE: i64 = -32099;
+
+/// How often the watchdog looks.
+const TICK: Duration = Duration::from_millis(50);
+
+/// The call threads' slots, for the watchdog.
+pub(crate) struct Deadlines {
+    timeout: Option<Duration>,
+    slots: Mutex<Vec<Arc<Slot>>>,
+}
+
+/// Where a call thread keeps the request whose calls it runs.
+pub(crate) struct Slot {
+    call: Mutex<Option<Call>>,
+}
+
+struct Call {
+    request: Request,
+    /// The body, shared with the call thread, for the ids the error answer needs.
+    body: Arc<Vec<u8>>,
+    due: Instant,
+}
+
+impl Deadlines {
+    pub(crate) fn new(timeout: Option<Duration>) -> Deadlines {
+        Deadlines { timeout, slots: Mutex::new(Vec::new()) }
+    }
+
+    /// A slot for a new call thread, or `None` without a deadline.
+    pub(crate) fn register(&self) -> Option<Arc<Slot>> {
+        self.timeout?;
+        let slot = Arc::new(Slot { call: Mutex::new(None) });
+        self.slots.lock().unwrap_or_else(|e| e.into_inner()).push(slot.clone());
+        Some(slot)
+    }
+
+    pub(crate) fn unregister(&self, slot: Option<Arc<Slot>>) {
+        if let Some(slot) = slot {
+            self.slots.lock().unwrap_or_else(|e| e.into_inner()).retain(|s| !Arc::ptr_eq(s, &slot));
+        }
+    }
+}
+
+impl Slot {
+    /// Holds `request` while the calls of `body` run.
+    pub(crate) fn begin(&self, shared: &Shared, request: Request, body: &Arc<Vec<u8>>) {
+        let due = Instant::now() + shared.deadlines.timeout.unwrap_or(Duration::MAX / 2);
+        *self.call.lock().unwrap_or_else(|e| e.into_inner()) = Some(Call { request, body: body.clone(), due });
+    }
+
+    /// The request back to answer, or `None` when the watchdog answered it at its deadline.
+    pub(crate) fn end(&self, shared: &Shared) -> Option<Request> {
+        let call = self.call.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if call.is_none() {
+            shared.pool.overdue.fetch_sub(1, Ordering::SeqCst);
+        }
+        call.map(|c| c.request)
+    }
+}
+
+/// Starts the watchdog, which runs until the server has stopped.
+pub(crate) fn watch(shared: Arc<Shared>) {
+    let spawned = std::thread::Builder::new().name("rpc-deadline".into()).spawn(move || {
+        let mut wire = Wire::new();
+        while !(shared.stopper.stopping() && shared.pool.waited_for() == 0) {
+            std::thread::sleep(TICK);
+            let now = Instant::now();
+            let overdue: Vec<Call> = {
+                let slots = shared.deadlines.slots.lock().unwrap_or_else(|e| e.into_inner());
+                slots
+                    .iter()
+                    .filter_map(|slot| {
+                        let mut call = slot.call.lock().unwrap_or_else(|e| e.into_inner());
+                        if call.as_ref().is_some_and(|c| c.due <= now) {
+                            // Counted under the slot's lock, so `end` never counts it out first.
+                            shared.pool.overdue.fetch_add(1, Ordering::SeqCst);
+                            call.take()
+                        } else {
+                            None
+                        }
+                    })
+                    .collect()
+            };
+            for call in overdue {
+                answer(&shared, call, &mut wire);
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        log::error!("cannot start the deadline watchdog ({e}): calls run without a deadline");
+    }
+}
+
+/// Answers an overdue call's requests with the timeout error, and retires the server.
+fn answer(shared: &Shared, call: Call, wire: &mut Wire) {
+    let timeout = shared.deadlines.timeout.unwrap_or_default();
+    let message = format!("Call timed out: still running after the server's deadline of {}", seconds(timeout));
+    let mut out = Vec::new();
+    let (answered, methods) = shared.rpc.overdue_into(&call.body, TIMEOUT_CODE, &message, &mut out);
+    drop(call.body);
+    let answer = if answered { Answer::Json(&out) } else { Answer::NoContent };
+    wire.send(call.request, answer, true);
+    shared.stopper.retire(&format!("a call to {methods} ran past its deadline of {}", seconds(timeout)));
+}
+
+/// A duration as `2 s` or `0.5 s`.
+fn seconds(d: Duration) -> String {
+    format!("{} s", d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn deadlines_read_as_seconds() {
+        use std::time::Duration;
+        #[rustfmt::skip]
+        let cases = [
+            (Duration::from_secs(30), "30 s"),
+            (Duration::from_millis(500), "0.5 s"),
+            (Duration::from_secs(2), "2 s"),
+        ];
+        for (d, want) in cases {
+            assert_eq!(super::seconds(d), want);
+        }
+    }
+}

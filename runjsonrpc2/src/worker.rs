@@ -1,0 +1,141 @@
+//! A worker process: started by the master (`master.rs`) with the listening socket as its
+//! stdin and a socket to the master as its stdout. It loads the modules afresh, serves on the
+//! shared socket, and tells the master when it is ready, why it retires, and which method
+//! crashed it.
+//!
+//! Lines to the master: `ready`, `failed MESSAGE` (start-up failed; the exit code follows),
+//! `retiring REASON`, `crash METHOD` (written by the fatal-signal handler). Lines from it:
+//! `stop` (graceful), `quit` (at once); the master's end closing means it is gone: stop.
+
+use crate::command::{self, CommandError};
+use crate::config::Settings;
+use crate::server::{Listening, Retire};
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::{Arc, Mutex};
+
+/// Set in a worker's environment by the master.
+pub const WORKER_VAR: &str = "RUNJSONRPC2_WORKER";
+
+/// Whether this process was started by a master as a worker.
+pub fn is_worker() -> bool {
+    std::env::var_os(WORKER_VAR).is_some()
+}
+
+/// Runs this process as a worker until it stops; returns its exit code (0 after a stop or a
+/// retirement, 2 when the modules cannot be loaded, 1 when serving fails).
+pub fn run(settings: &Settings) -> u8 {
+    let (listener, master) = match adopt() {
+        Ok(pair) => pair,
+        Err(e) => {
+            log::error!("a worker needs the master's socket on stdin and stdout: {e}");
+            return 2;
+        }
+    };
+    let say = match master.try_clone() {
+        Ok(s) => Arc::new(Mutex::new(s)),
+        Err(e) => {
+            log::error!("cannot copy the socket to the master: {e}");
+            return 1;
+        }
+    };
+    let tell = move |line: &str| {
+        let mut master = say.lock().unwrap_or_else(|e| e.into_inner());
+        let _ = master.write_all(format!("{}\n", line.replace('\n', " ")).as_bytes());
+    };
+    let built = match command::build(settings) {
+        Ok(built) => built,
+        Err(e) => return failed(&tell, &e),
+    };
+    if let Err(e) = crate::plugin::report_crashes_to(master.as_raw_fd()) {
+        log::warn!("cannot install the crash reporter: {e}");
+    }
+    let mut http = settings.http.clone();
+    if let (Some(max), jitter) = (http.max_requests, settings.process.max_requests_jitter) {
+        http.max_requests = Some(max + random_below(jitter + 1));
+    }
+    let listening = match Listening::on(listener, &http) {
+        Ok(l) => l,
+        Err(e) => return failed(&tell, &CommandError::Serve(e)),
+    };
+    let tell = Arc::new(tell);
+    let retire: Retire = {
+        let tell = tell.clone();
+        Box::new(move |reason: &str| tell(&format!("retiring {reason}")))
+    };
+    let (stopper, running) = listening.start(Arc::new(built.rpc), Arc::new(settings.extras.clone()), Some(retire));
+    if let Err(e) = listen_to_master(master, stopper.clone()).and_then(|()| listen_to_signals(stopper)) {
+        log::error!("{e}");
+        return 1;
+    }
+    tell("ready");
+    log::debug!("worker ready");
+    match running.wait() {
+        Ok(()) => 0,
+        Err(e) => {
+            log::error!("{e}");
+            1
+        }
+    }
+}
+
+/// Takes the listening socket (stdin) and the master's socket (stdout) as descriptors of our
+/// own that children do not inherit, and points stdin at /dev/null and stdout at stderr (so
+/// a plugin's printf lands in the log, not in the master's socket).
+fn adopt() -> std::io::Result<(TcpListener, UnixStream)> {
+    let listener = std::io::stdin().as_fd().try_clone_to_owned()?;
+    let master = std::io::stdout().as_fd().try_clone_to_owned()?;
+    let listener = TcpListener::from(listener);
+    listener.local_addr()?; // a TCP socket, not a terminal or a file
+    let null = std::fs::File::open("/dev/null")?;
+    crate::sys::redirect_std(0, null.as_fd())?;
+    crate::sys::redirect_std(1, std::io::stderr().as_fd())?;
+    Ok((listener, UnixStream::from(master)))
+}
+
+fn failed(tell: &impl Fn(&str), e: &CommandError) -> u8 {
+    tell(&format!("failed {e}"));
+    e.exit_code()
+}
+
+/// Follows the master's orders on a thread: `stop`, `quit`, or its end closing.
+fn listen_to_master(master: UnixStream, stopper: crate::server::Stopper) -> std::io::Result<()> {
+    std::thread::Builder::new().name("rpc-master".into()).spawn(move || {
+        for line in BufReader::new(master).lines() {
+            match line.as_deref() {
+                Ok("stop") => stopper.stop(),
+                Ok("quit") => std::process::exit(0),
+                Ok(other) => log::warn!("unknown order from the master: {other:?}"),
+                Err(_) => break,
+            }
+        }
+        log::info!("the master is gone: stopping");
+        stopper.stop();
+    })?;
+    Ok(())
+}
+
+/// TERM stops gracefully, QUIT at once; INT, HUP, TTIN and TTOU are the master's (a
+/// terminal sends them to the whole process group) and ignored here.
+fn listen_to_signals(stopper: crate::server::Stopper) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGTTIN, SIGTTOU])?;
+    std::thread::Builder::new().name("rpc-signals".into()).spawn(move || {
+        for signal in signals.forever() {
+            match signal {
+                SIGTERM => stopper.stop(),
+                SIGQUIT => std::process::exit(0),
+                _ => {}
+            }
+        }
+    })?;
+    Ok(())
+}
+
+/// A number in `0..n` that differs between processes (for the `max_requests` jitter).
+fn random_below(n: u64) -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(std::process::id()) % n.max(1)
+}
