@@ -4,4 +4,5 @@ mod catalog;
 mod cli;
 mod http;
 mod plugins;
+mod process;
 mod support;

@@ -61,6 +61,8 @@ pub const C_VARIANTS: &[(&str, Option<&str>)] = &[
     ("cflags", Some("RJ2_TEST_FLAGS")),
     ("chuge", Some("RJ2_TEST_HUGE")),
     ("ccolon", Some("RJ2_TEST_COLON")),
+    ("cfault", Some("RJ2_TEST_FAULTS")),
+    ("chowdy", Some("RJ2_TEST_HOWDY")),
 ];
 
 /// The path of a compiled C plugin variant.
@@ -222,4 +224,77 @@ pub fn run(args: &[&str], stdin: &str) -> (i32, String, String) {
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     (out.status.code().unwrap_or(-1), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+}
+
+impl Server {
+    /// Starts `runjsonrpc2 --port 0 ARGS...` (plugin directory on the search path, logging at
+    /// the default level) and returns it with its log.
+    pub fn start_logged(args: &[&str]) -> (Server, Log) {
+        let mut cmd = Command::new(bin());
+        cmd.current_dir(root()).arg("--plugin-path").arg(plugin_dir()).args(["--port", "0"]).args(args);
+        cmd.env_remove("RUST_LOG");
+        let mut server = Server::spawn(&mut cmd, Stdio::piped());
+        let log = Log::of(&mut server.child);
+        (server, log)
+    }
+
+    /// POSTs `body` on `conn` (a kept-alive connection) and reads the answer.
+    pub fn call_on(conn: &mut BufReader<TcpStream>, body: &str) -> Option<Response> {
+        conn.get_mut().write_all(&post_request("/", "application/json", body.as_bytes())).ok()?;
+        read_response(conn)
+    }
+
+    /// A new kept-alive connection.
+    pub fn keep_alive(&self) -> BufReader<TcpStream> {
+        BufReader::new(self.connect())
+    }
+
+    /// Sends SIGNAL (a name such as `HUP`) to the server's process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill").arg(format!("-{signal}")).arg(self.child.id().to_string()).status();
+        assert!(status.unwrap().success(), "kill -{signal}");
+    }
+}
+
+/// A process's stderr, read on a thread as it comes, so a test can wait for a line.
+pub struct Log {
+    text: std::sync::Arc<(std::sync::Mutex<String>, std::sync::Condvar)>,
+}
+
+impl Log {
+    /// Takes `child`'s piped stderr.
+    pub fn of(child: &mut Child) -> Log {
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let text = std::sync::Arc::new((std::sync::Mutex::new(String::new()), std::sync::Condvar::new()));
+        let shared = text.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                let (lock, changed) = &*shared;
+                let mut text = lock.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+                changed.notify_all();
+            }
+        });
+        Log { text }
+    }
+
+    /// Waits until the log holds `needle`, at most `within`; returns the log, or panics with it.
+    pub fn wait_for(&self, needle: &str, within: Duration) -> String {
+        let (lock, changed) = &*self.text;
+        let deadline = std::time::Instant::now() + within;
+        let mut text = lock.lock().unwrap();
+        while !text.contains(needle) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "no {needle:?} in the log within {within:?}:\n{text}");
+            text = changed.wait_timeout(text, left).unwrap().0;
+        }
+        text.clone()
+    }
+
+    /// The log so far.
+    pub fn text(&self) -> String {
+        self.text.0.lock().unwrap().clone()
+    }
 }

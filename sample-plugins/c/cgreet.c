@@ -17,12 +17,17 @@
  *   -DRJ2_TEST_HUGE       a method claiming 2^40 parameters
  *   -DRJ2_TEST_COLON      a method named "a:b", which would not survive a module:method target
  *   -DRJ2_TEST_FLAGS      a method with a flag bit this ABI does not define
+ *   -DRJ2_TEST_FAULTS     methods crash (writes through a null pointer) and hang (never returns)
+ *   -DRJ2_TEST_HOWDY      greet says "Howdy, " (a rebuilt plugin, for the reload test)
  */
 #include "runjsonrpc2.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#ifdef RJ2_TEST_FAULTS
+#include <unistd.h>
+#endif
 
 #define S(lit) { lit, sizeof(lit) - 1 }
 
@@ -172,7 +177,11 @@ int32_t cgreet_greet(const rj2_str *params, size_t params_len, rj2_str extras, c
         punctuation.ptr = "!";
         punctuation.len = 1;
     }
+#ifdef RJ2_TEST_HOWDY
+    put(out, "\"Howdy, ", 8);
+#else
     put(out, "\"Hello, ", 8);
+#endif
     put(out, name.ptr, name.len);
     put(out, punctuation.ptr, punctuation.len);
     put(out, "\"", 1);
@@ -238,6 +247,31 @@ int32_t cgreet_bad_status(const rj2_str *params, size_t params_len, rj2_str extr
 }
 #endif
 
+#ifdef RJ2_TEST_FAULTS
+int32_t cgreet_crash(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+int32_t cgreet_hang(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+
+/* Null, though the compiler cannot know it (a store it could see through would be dropped). */
+int *volatile cgreet_nowhere;
+
+int32_t cgreet_crash(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
+    (void)params;
+    (void)params_len;
+    (void)extras;
+    *(volatile int *)cgreet_nowhere = 1;
+    return answer(out, RJ2_OK, "null");
+}
+
+int32_t cgreet_hang(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
+    (void)params;
+    (void)params_len;
+    (void)extras;
+    (void)out;
+    for (;;)
+        pause();
+}
+#endif
+
 static const rj2_param greet_params[] = {
     { S("name"), RJ2_PARAM_REQUIRED, { NULL, 0 } },
     { S("punctuation"), RJ2_PARAM_OPTIONAL, S("\"!\"") },
@@ -263,6 +297,10 @@ static const rj2_method methods[] = {
     { S("bad_utf8"), S("cgreet_bad_utf8"), S("Answers OK with a string holding byte 0xff."), NULL, 0, RJ2_METHOD_BOUND },
     { S("half"), S("cgreet_half"), S("Writes half a result, resets, answers an error."), NULL, 0, RJ2_METHOD_BOUND },
     { S("bad_json_trusted"), S("cgreet_bad_json"), S("Invalid JSON, wrongly promised valid."), NULL, 0, RJ2_METHOD_TRUSTED_OUTPUT },
+#endif
+#ifdef RJ2_TEST_FAULTS
+    { S("crash"), S("cgreet_crash"), S("Writes through a null pointer."), NULL, 0, RJ2_METHOD_BOUND },
+    { S("hang"), S("cgreet_hang"), S("Never returns."), NULL, 0, RJ2_METHOD_BOUND },
 #endif
 #ifdef RJ2_TEST_FLAGS
     { S("flagged"), S("cgreet_add"), S("A flag this ABI does not define."), add_params, 2, 4u },

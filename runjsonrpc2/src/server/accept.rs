@@ -77,7 +77,7 @@ impl Accept {
 }
 
 /// Where to connect to reach a socket listening on `addr` (the loopback for a wildcard).
-fn wake_address(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn wake_address(addr: SocketAddr) -> SocketAddr {
     match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), addr.port()),
         IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), addr.port()),

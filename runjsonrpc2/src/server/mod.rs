@@ -7,6 +7,7 @@ mod accept;
 mod deadline;
 mod framing;
 mod guard;
+mod kick;
 mod pool;
 mod route;
 mod watch;
@@ -214,7 +215,7 @@ impl Listening {
             retired: AtomicBool::new(false),
             events: Mutex::new(events),
         }));
-        let shared = pool::Shared::new(rpc, extras, self.config, stopper.clone());
+        let shared = pool::Shared::new(rpc, extras, self.config, stopper.clone(), self.addr);
         pool::start(&self.server, &shared);
         let watched = watch::watch(&stopper);
         (stopper, Running { events: events_rx, shared, watched })

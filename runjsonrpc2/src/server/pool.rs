@@ -11,6 +11,7 @@
 //! (answering would block for ever behind the stranded answer, which is never finished).
 
 use super::deadline::Deadlines;
+use super::kick::{Kicker, Recent};
 use super::route::{self, Verdict};
 use super::wire::Wire;
 use super::{Event, HttpConfig, ServeError, Stopper, guard};
@@ -36,6 +37,7 @@ pub(crate) struct Shared {
     pub(crate) stopper: Stopper,
     pub(crate) pool: Pool,
     pub(crate) deadlines: Deadlines,
+    kicker: Arc<Kicker>,
     intake: Mutex<Intake>,
     /// Peers whose connection is stranded (locked briefly, never while waiting for a request).
     stranded: Mutex<HashSet<SocketAddr>>,
@@ -44,13 +46,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub(crate) fn new(rpc: Arc<JsonRpc>, extras: Arc<Extras>, config: HttpConfig, stopper: Stopper) -> Arc<Shared> {
+    pub(crate) fn new(
+        rpc: Arc<JsonRpc>,
+        extras: Arc<Extras>,
+        config: HttpConfig,
+        stopper: Stopper,
+        addr: SocketAddr,
+    ) -> Arc<Shared> {
         let cap = match config.threads {
             0 => super::DEFAULT_THREADS,
             n => n,
         };
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let done = stopper.clone();
         Arc::new(Shared {
+            kicker: Kicker::start(addr, move || done.stopping()),
             deadlines: Deadlines::new(config.timeout),
             rpc,
             extras,
@@ -106,6 +116,8 @@ impl Pool {
 /// What the intake lock guards (held while waiting for a request).
 #[derive(Default)]
 struct Intake {
+    /// Connections seen lately, to notice new ones (see `kick`).
+    recent: Recent,
     /// Requests discarded from stranded connections.
     discarded: usize,
     /// Stopping, the queue stayed empty: threads leave once it is empty again.
@@ -253,6 +265,12 @@ fn next(server: &tiny_http::Server, shared: &Shared) -> Option<(tiny_http::Reque
         let verdict = Verdict::of(&request);
         if verdict.framing.is_err() {
             stranded.extend(peer);
+        }
+        drop(stranded);
+        if let Some(peer) = peer
+            && intake.recent.is_new(peer)
+        {
+            shared.kicker.new_connection();
         }
         return Some((request, verdict));
     }

@@ -103,6 +103,13 @@ export! {
 }
 
 export! {
+    /// The id of the process serving the call (which worker it is).
+    fn pid() -> u32 {
+        std::process::id()
+    }
+}
+
+export! {
     /// Fails with a SampleError carrying message (and data, when given).
     fn fail(message: String, data: Option<Value> = None) -> Result<(), SampleError> {
         Err(SampleError { message, data })
@@ -135,7 +142,7 @@ export! {
 plugin! {
     name: "sample",
     version: env!("CARGO_PKG_VERSION"),
-    methods: [subtract, add, sum, update, foobar, get_data, echo, sleep, fail, boom, raw_echo, raw_boom],
+    methods: [subtract, add, sum, update, foobar, get_data, echo, sleep, pid, fail, boom, raw_echo, raw_boom],
 }
 
 #[cfg(test)]

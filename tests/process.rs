@@ -1,0 +1,337 @@
+//! The process model on the real binary: a master and its workers, faults from real plugins
+//! (a C procedure that segfaults, one that never returns), reloads, and hostile framing.
+
+use crate::support::{Log, Server, bin, c_plugin, post_request, read_response, root};
+use std::io::{BufReader, Write};
+use std::net::TcpStream;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const ADD: &str = r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#;
+const ANSWER: &str = r#"{"jsonrpc":"2.0","result":3,"id":1}"#;
+const PID: &str = r#"{"jsonrpc":"2.0","method":"sample.pid","id":1}"#;
+
+fn sleep_call(ms: u64) -> String {
+    format!(r#"{{"jsonrpc":"2.0","method":"sample.sleep","params":[{ms}],"id":7}}"#)
+}
+
+/// The `result` of an answer.
+fn result(body: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    v["result"].clone()
+}
+
+/// The worker serving a kept-alive connection.
+fn pid_on(conn: &mut BufReader<TcpStream>) -> u32 {
+    let answer = Server::call_on(conn, PID).expect("sample.pid answers");
+    result(&answer.body_text()).as_u64().expect("a pid") as u32
+}
+
+/// A kept-alive connection to each of two different workers, with the worker's pid.
+fn two_workers(server: &Server) -> [(BufReader<TcpStream>, u32); 2] {
+    let mut first = server.keep_alive();
+    let first_pid = pid_on(&mut first);
+    for _ in 0..50 {
+        let mut conn = server.keep_alive();
+        let pid = pid_on(&mut conn);
+        if pid != first_pid {
+            return [(first, first_pid), (conn, pid)];
+        }
+    }
+    panic!("51 connections all reached worker {first_pid}");
+}
+
+/// The pids of `parent`'s children.
+fn children(parent: u32) -> Vec<u32> {
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { continue };
+        // The fields after the command's closing parenthesis: state, ppid, ...
+        let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+        if after.split_whitespace().nth(1).and_then(|p| p.parse::<u32>().ok()) == Some(parent) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+/// Threads of `pid` named `name`.
+fn threads_named(pid: u32, name: &str) -> usize {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else { return 0 };
+    tasks
+        .flatten()
+        .filter(|t| std::fs::read_to_string(t.path().join("comm")).is_ok_and(|c| c.trim_end() == name))
+        .count()
+}
+
+/// Waits, at most `within`, for process `pid` to be gone; false if it is still there.
+fn gone_within(pid: u32, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie waiting for its parent to read its status.
+        if stat.is_empty() || stat[stat.rfind(')').map_or(0, |i| i + 1)..].trim_start().starts_with('Z') {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// (a) A C procedure that writes through a null pointer kills its worker only: a call in
+/// flight on the other worker completes, the next call is answered within 2 s, the master
+/// names the method, and a new worker takes the dead one's place.
+#[test]
+fn a_segfault_costs_one_worker_and_the_log_names_the_method() {
+    let fault = c_plugin("cfault");
+    let (server, log) = Server::start_logged(&[&fault, "sample"]);
+    let [(mut calm, calm_pid), (mut doomed, doomed_pid)] = two_workers(&server);
+    calm.get_mut().write_all(&post_request("/", "application/json", sleep_call(1500).as_bytes())).unwrap();
+    let crash = r#"{"jsonrpc":"2.0","method":"cgreet.crash","id":2}"#;
+    assert!(Server::call_on(&mut doomed, crash).is_none(), "the crashing call's connection closes unanswered");
+    let after = Instant::now();
+    assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+    assert!(after.elapsed() < Duration::from_secs(2), "next call took {:?}", after.elapsed());
+    let slow = read_response(&mut calm).expect("the call in flight on the other worker is answered");
+    assert_eq!(result(&slow.body_text()), 1500);
+    let text = format!("worker {doomed_pid} was killed by signal 11 (SIGSEGV) while running cgreet.crash");
+    log.wait_for(&text, Duration::from_secs(5));
+    // Two workers again: the calm one and a new one.
+    let [(_, a), (_, b)] = two_workers(&server);
+    assert!(![a, b].contains(&doomed_pid) && [a, b].contains(&calm_pid), "{a} {b}");
+}
+
+/// (b) A procedure that never returns: with `--timeout 2` its client gets error -32099
+/// between 2 and 3.5 s, later calls are answered, and the stuck worker retires and is gone
+/// within its grace period.
+#[test]
+fn a_hung_call_is_answered_at_its_deadline_and_its_worker_retires() {
+    let fault = c_plugin("cfault");
+    let (server, log) = Server::start_logged(&["--timeout", "2", &fault, "sample"]);
+    let mut conn = server.keep_alive();
+    let stuck = pid_on(&mut conn);
+    let started = Instant::now();
+    let hang = r#"{"jsonrpc":"2.0","method":"cgreet.hang","id":"h"}"#;
+    let answer = Server::call_on(&mut conn, hang).expect("an answer at the deadline");
+    let took = started.elapsed();
+    assert!((Duration::from_secs(2)..Duration::from_millis(3500)).contains(&took), "answered after {took:?}");
+    assert_eq!(answer.status, 200);
+    let want = r#"{"jsonrpc":"2.0","error":{"code":-32099,"message":"Call timed out: still running after the server's deadline of 2 s"},"id":"h"}"#;
+    assert_eq!(answer.body_text(), want);
+    for _ in 0..5 {
+        assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+    }
+    log.wait_for(
+        &format!("worker {stuck} retires: a call to cgreet.hang ran past its deadline of 2 s"),
+        Duration::from_secs(5),
+    );
+    assert!(gone_within(stuck, Duration::from_secs(12)), "the stuck worker {stuck} is still running");
+    assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+}
+
+/// (c) 300 requests with two different Content-Lengths, each on its own connection: every
+/// one is refused and stranded, a worker at the cap of 256 retires and is replaced, and the
+/// service answers throughout.
+#[test]
+fn three_hundred_ambiguous_lengths_leave_the_service_answering() {
+    for workers in ["2", "1"] {
+        let (server, log) = Server::start_logged(&["--workers", workers, "sample"]);
+        let ambiguous = format!(
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\nContent-Length: 5\r\n\r\n{ADD}",
+            ADD.len()
+        );
+        for i in 1..=300 {
+            let mut conn = server.connect();
+            conn.write_all(ambiguous.as_bytes()).unwrap();
+            let answer = read_response(&mut BufReader::new(conn)).expect("an answer");
+            assert_eq!(answer.status, 400, "--workers {workers}, request {i}");
+        }
+        assert_eq!(server.post(ADD), (200, ANSWER.to_owned()), "--workers {workers}");
+        if workers == "1" {
+            log.wait_for("retires: stopped after 256 connections were stranded", Duration::from_secs(5));
+        }
+    }
+}
+
+/// (d) SIGHUP while a client keeps calling: no call fails, and the plugin file replaced by
+/// rename is served by the new workers.
+#[test]
+fn sighup_reloads_a_rebuilt_plugin_without_failing_a_call() {
+    let dir = std::env::temp_dir().join(format!("rj2-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("libcgreet.so");
+    std::fs::copy(c_plugin("cgreet"), &module).unwrap();
+    let (server, log) = Server::start_logged(&[module.to_str().unwrap()]);
+    let (said, heard) = std::sync::mpsc::channel::<String>();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let addr = server.addr;
+    let client = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let greet = r#"{"jsonrpc":"2.0","method":"cgreet.greet","params":["you"],"id":1}"#;
+            let (mut calls, mut failures) = (0, Vec::new());
+            let connect = || BufReader::new(TcpStream::connect(addr).unwrap());
+            let mut conn = connect();
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                calls += 1;
+                match Server::call_on(&mut conn, greet) {
+                    Some(r) if r.status == 200 => {
+                        let _ = said.send(result(&r.body_text()).as_str().unwrap_or("").to_owned());
+                        if r.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+                            conn = connect();
+                        }
+                    }
+                    other => {
+                        failures.push(format!("call {calls}: {other:?}"));
+                        conn = connect();
+                    }
+                }
+            }
+            (calls, failures)
+        })
+    };
+    let wait_for = |want: &str| {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match heard.recv_timeout(left) {
+                Ok(greeting) if greeting == want => return,
+                Ok(_) => {}
+                Err(_) => panic!("no {want:?} within 20 s:\n{}", log.text()),
+            }
+        }
+    };
+    for _ in 0..50 {
+        wait_for("Hello, you!");
+    }
+    let new = dir.join("libcgreet.so.new");
+    std::fs::copy(c_plugin("chowdy"), &new).unwrap();
+    std::fs::rename(&new, &module).unwrap();
+    server.signal("HUP");
+    wait_for("Howdy, you!");
+    log.wait_for("reloaded", Duration::from_secs(10));
+    for _ in 0..50 {
+        wait_for("Howdy, you!");
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (calls, failures) = client.join().unwrap();
+    assert!(failures.is_empty(), "{} of {calls} calls failed: {failures:#?}", failures.len());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// (f) A module that cannot be loaded: the master exits 2 with the worker's error, once,
+/// and never prints the listening line.
+#[test]
+fn a_module_that_fails_to_load_exits_2_without_a_restart_loop() {
+    let bad = c_plugin("cbadabi");
+    let mut child = Command::new(bin())
+        .current_dir(root())
+        .args(["--port", "0", &bad])
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = Log::of(&mut child);
+    let (done, ended) = std::sync::mpsc::channel();
+    let waiter = std::thread::spawn(move || {
+        let output = child.wait_with_output().unwrap();
+        let _ = done.send(());
+        output
+    });
+    ended.recv_timeout(Duration::from_secs(20)).expect("the master exits (no restart loop)");
+    let output = waiter.join().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "{:?}", String::from_utf8_lossy(&output.stdout));
+    let text = log.wait_for("abi version", Duration::from_secs(5));
+    assert_eq!(text.lines().filter(|l| l.starts_with("runjsonrpc2:")).count(), 1, "{text}");
+    assert!(!text.contains("starting another"), "{text}");
+}
+
+/// (g) At the default settings, four slow calls do not hold up a quick one: the call pool
+/// grows while every thread is busy.
+#[test]
+fn four_slow_calls_do_not_delay_a_quick_one() {
+    let (server, log) = Server::start_logged(&["-v", "sample"]);
+    let _guard = DumpOnPanic(&log);
+    assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+    let started = Instant::now();
+    let mut slow: Vec<_> = (0..4)
+        .map(|_| {
+            let mut conn = server.keep_alive();
+            conn.get_mut().write_all(&post_request("/", "application/json", sleep_call(1500).as_bytes())).unwrap();
+            conn
+        })
+        .collect();
+    for i in 0..5 {
+        let quick = Instant::now();
+        assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+        assert!(quick.elapsed() < Duration::from_millis(50), "quick call {i} took {:?}", quick.elapsed());
+    }
+    assert!(started.elapsed() < Duration::from_millis(1500), "the quick calls ran while the slow ones did");
+    for conn in &mut slow {
+        let r = read_response(conn).expect("a slow call's answer");
+        assert_eq!(result(&r.body_text()), 1500);
+    }
+}
+
+/// (h) Refused framings with a request pipelined behind them in the same write, each on its
+/// own connection, closed or left open: the pipelined request never runs and holds no
+/// thread, and a clean call on a new connection is answered within 100 ms after each batch
+/// of 50. With worker processes (300 writes) and without (200: a single process stops at
+/// 256 stranded connections, with no master to replace it).
+#[test]
+fn requests_pipelined_behind_refused_framings_hold_no_thread() {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let sleep = sleep_call(60_000);
+    let behind = [
+        "GET /health HTTP/1.1\r\nHost: x\r\n\r\n".to_owned(),
+        String::from_utf8(post_request("/", "application/json", sleep.as_bytes())).unwrap(),
+    ];
+    for (workers, batches) in [("2", 6), ("0", 4)] {
+        let server = Server::start(&["--workers", workers, "sample"]);
+        let mut open = Vec::new();
+        for batch in 0..batches {
+            for i in 0..50 {
+                let lengths = match i % 2 {
+                    0 => format!("Content-Length: {}\r\nContent-Length: {}\r\n", ADD.len(), ADD.len() + 40),
+                    _ => format!("Content-Length: +{}\r\n", ADD.len()),
+                };
+                let write = format!(
+                    "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{lengths}\r\n{ADD}{}",
+                    behind[(i / 2) % 2]
+                );
+                let mut conn = server.connect();
+                conn.write_all(write.as_bytes()).unwrap();
+                let mut reader = BufReader::new(conn);
+                let answer = read_response(&mut reader)
+                    .unwrap_or_else(|| panic!("--workers {workers}, batch {batch}, write {i}: no refusal"));
+                assert_eq!(answer.status, 400, "--workers {workers}, batch {batch}, write {i}");
+                if i % 3 == 0 {
+                    open.push(reader);
+                }
+            }
+            let clean = Instant::now();
+            assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+            let took = clean.elapsed();
+            assert!(took < Duration::from_millis(100), "--workers {workers}, after batch {batch}: {took:?}");
+        }
+        let master = server.child.id();
+        let processes = if workers == "0" { vec![master] } else { children(master) };
+        assert!(!processes.is_empty());
+        for pid in processes {
+            let calls = threads_named(pid, "rpc-call");
+            assert!(calls <= cores + 1, "--workers {workers}: process {pid} has {calls} call threads");
+        }
+    }
+}
+
+struct DumpOnPanic<'a>(&'a Log);
+impl Drop for DumpOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("LOG:\n{}", self.0.text());
+        }
+    }
+}
