@@ -8,8 +8,9 @@
 # What it does:
 #   1. builds the release binary, the `sample` plugin and the baseline examples (NO_BUILD=1 skips);
 #   2. installs valgrind with apt-get if it is missing (sudo when not root);
-#   3. for each server (baseline_fixed, baseline_whole, baseline_serde, runjsonrpc2 serving `sample` with one
-#      worker, as in bench/http.sh) and each body (a single `add(1, 2)`, a batch of 100):
+#   3. for each server (baseline_fixed, baseline_whole, baseline_serde, runjsonrpc2 serving `sample` in one
+#      process with one call thread, as in bench/http.sh, and `supervised`, the same under the default
+#      master with its 2 workers, all processes traced and counted) and each body (a single `add(1, 2)`, a batch of 100):
 #      runs the server under `valgrind --tool=callgrind` twice, answering FEW and then
 #      FEW + MANY requests from one keep-alive connection on 127.0.0.1, and takes
 #      (instructions of the second run - instructions of the first) / MANY: the instructions
@@ -74,7 +75,9 @@ python3 -c "import json; print(json.dumps([{'jsonrpc': '2.0', 'method': 'add', '
 instructions() {
     local name=$1 body=$2 calls=$3 n=$4 port
     shift 4
-    valgrind --tool=callgrind --callgrind-out-file="$TMP/$name.cg" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+    rm -f "$TMP/$name".cg.*
+    valgrind --tool=callgrind --trace-children=yes --callgrind-out-file="$TMP/$name.cg.%p" "$@" \
+        >"$TMP/$name.out" 2>"$TMP/$name.err" &
     SERVER_PID=$!
     port=$(listening_url "$TMP/$name.out" "$SERVER_PID" 300)
     port=${port%/}
@@ -84,15 +87,18 @@ instructions() {
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
-    awk '/^(summary|totals):/ { print $2; exit }' "$TMP/$name.cg"
+    # Every process's total (a master and its workers write one file each).
+    for cg in "$TMP/$name".cg.*; do awk '/^(summary|totals):/ { print $2; exit }' "$cg"; done |
+        awk '{ s += $1 } END { print s }'
 }
 
 declare -A COST
-SERVERS=(baseline_fixed baseline_whole baseline_serde runjsonrpc2)
+SERVERS=(baseline_fixed baseline_whole baseline_serde runjsonrpc2 supervised)
 command_of() {
     case $1 in
     baseline_*) echo "$REL/examples/$1 1 0" ;;
-    runjsonrpc2) echo "$REL/runjsonrpc2 --port 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
+    runjsonrpc2) echo "$REL/runjsonrpc2 --port 0 --workers 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
+    supervised) echo "$REL/runjsonrpc2 --port 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
     esac
 }
 for body in single batch; do
@@ -131,3 +137,5 @@ echo "- baseline_whole / runjsonrpc2, single (the same answer path as runjsonrpc
     "request's work that is the HTTP stack): $(ratio "${COST[baseline_whole-single]}" "${COST[runjsonrpc2-single]}")"
 echo "- baseline_serde / runjsonrpc2, single: $(ratio "${COST[baseline_serde-single]}" "${COST[runjsonrpc2-single]}")"
 echo "- baseline_serde / runjsonrpc2, batch-$BATCH: $(ratio "${COST[baseline_serde-batch]}" "${COST[runjsonrpc2-batch]}")"
+echo "- runjsonrpc2 (--workers 0) / supervised (master + 2 workers), single: $(ratio "${COST[runjsonrpc2-single]}" "${COST[supervised-single]}")," \
+    "batch-$BATCH: $(ratio "${COST[runjsonrpc2-batch]}" "${COST[supervised-batch]}") (the cost of supervision)"

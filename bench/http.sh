@@ -15,8 +15,10 @@
 #        baseline_whole  the same, each answer framed whole and written at once as runjsonrpc2
 #                        frames its own (src/server/wire.rs) instead of by Request::respond
 #        baseline_serde  bare tiny_http, typed serde_json parse and answer (single or batch)
-#        runjsonrpc2     target/release/runjsonrpc2 --port 0 --threads 1 --no-prefix \
-#                          --plugin-path target/release sample
+#        runjsonrpc2     target/release/runjsonrpc2 --port 0 --workers 0 --threads 1 --no-prefix \
+#                          --plugin-path target/release sample   (one process, no master)
+#        supervised      the same with the default process model (a master and 2 worker
+#                        processes, each with a pool capped at 1 thread; figures cover them all)
 #   4. checks each answer once with curl, then, for $ROUNDS rounds, drives the servers in turn
 #      (one at a time) from CPU 1 with
 #        taskset -c 1 wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency -s bench/post.lua URL
@@ -87,8 +89,10 @@ printf '%s' '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}' >"$TMP/sing
     printf ']'
 } >"$TMP/batch.json"
 
-# kib FIELD PID: a memory figure (VmRSS, VmHWM) of a process, in KiB.
-kib() { awk -v f="$1:" '$1 == f { print $2 }' "/proc/$2/status"; }
+# tree PID: the process and its children (a master's workers).
+tree() { echo "$1"; pgrep -P "$1" || true; }
+# kib FIELD PID: a memory figure (VmRSS, VmHWM) of a process and its children, in KiB.
+kib() { for p in $(tree "$2"); do awk -v f="$1:" '$1 == f { print $2 }' "/proc/$p/status"; done | awk '{ s += $1 } END { print s }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
 
 # start NAME COMMAND...: starts a server on CPU 0; sets SERVER_PID, SERVER_URL and IDLE_KIB.
@@ -120,8 +124,8 @@ check() {
     fi
 }
 
-# ticks PID: the CPU time (user + system, all threads) a process has used, in clock ticks.
-ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
+# ticks PID: the CPU time (user + system, all threads) a process and its children have used, in clock ticks.
+ticks() { for p in $(tree "$1"); do sed 's/.*) //' "/proc/$p/stat"; done | awk '{ s += $12 + $13 } END { print s }'; }
 HZ=$(getconf CLK_TCK)
 
 # measure NAME BODY CALLS: one warm-up and one measured wrk run against server NAME; appends
@@ -161,12 +165,14 @@ start baseline_whole "$REL/examples/baseline_whole" 1 0
 URL[baseline_whole]=$SERVER_URL PID[baseline_whole]=$SERVER_PID IDLE[baseline_whole]=$IDLE_KIB
 start baseline_serde "$REL/examples/baseline_serde" 1 0
 URL[baseline_serde]=$SERVER_URL PID[baseline_serde]=$SERVER_PID IDLE[baseline_serde]=$IDLE_KIB
-start runjsonrpc2 "$REL/runjsonrpc2" --port 0 --threads 1 --no-prefix --plugin-path "$REL" sample
+start runjsonrpc2 "$REL/runjsonrpc2" --port 0 --workers 0 --threads 1 --no-prefix --plugin-path "$REL" sample
 URL[runjsonrpc2]=$SERVER_URL PID[runjsonrpc2]=$SERVER_PID IDLE[runjsonrpc2]=$IDLE_KIB
+start supervised "$REL/runjsonrpc2" --port 0 --threads 1 --no-prefix --plugin-path "$REL" sample
+URL[supervised]=$SERVER_URL PID[supervised]=$SERVER_PID IDLE[supervised]=$IDLE_KIB
 
 # What is measured, in the order of each round: server, body, calls per request.
 CASES=("baseline_fixed single 1" "baseline_whole single 1" "baseline_serde single 1" "runjsonrpc2 single 1"
-    "baseline_serde batch $BATCH" "runjsonrpc2 batch $BATCH")
+    "supervised single 1" "baseline_serde batch $BATCH" "runjsonrpc2 batch $BATCH" "supervised batch $BATCH")
 for c in "${CASES[@]}"; do
     read -r name body calls <<<"$c"
     SERVER_URL=${URL[$name]}
@@ -233,6 +239,13 @@ echo "- runjsonrpc2 batch-$BATCH / baseline_serde batch-$BATCH (calls/s):" \
     "$(ratio "${RPS[runjsonrpc2-batch]}" "${RPS[baseline_serde-batch]}")"
 echo "  (round by round: $(paired runjsonrpc2 baseline_serde batch));" \
     "by server CPU per request, baseline_serde / runjsonrpc2: $(ratio "${CPU[baseline_serde-batch]}" "${CPU[runjsonrpc2-batch]}")"
+for body in single batch; do
+    echo "- supervised / runjsonrpc2 (--workers 0) $body (requests/s; the cost of supervision, goal >= 0.97):" \
+        "$(ratio "${RPS[supervised-$body]}" "${RPS[runjsonrpc2-$body]}"); median round ratio" \
+        "$(paired_median supervised runjsonrpc2 "$body") (round by round: $(paired supervised runjsonrpc2 "$body"));" \
+        "by server CPU per request: $(ratio "${CPU[runjsonrpc2-$body]}" "${CPU[supervised-$body]}")"
+done
+echo "- supervised idle RSS, master + 2 workers: $(mib "${IDLE[supervised]}") MiB"
 m=$(mib "$RJ_IDLE")
 echo "- runjsonrpc2 idle RSS (VmRSS before load): $m MiB (goal < 4 MiB: $(verdict "$m" "<" 4))"
 m=$(mib "$RJ_PEAK")

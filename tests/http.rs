@@ -274,11 +274,15 @@ fn out_of_descriptors_a_single_process_stops_and_exits_1_either_way() {
     use std::io::Read;
     // Each connection costs the server two descriptors. With one left, tiny_http's accept()
     // succeeds and its own try_clone panics in the accept thread; with none left, accept()
-    // fails. Of two limits one apart, one ends each way, whatever the number of descriptors
-    // the server starts with (or inherits); both must end the process (exit 1, the cause on
-    // stderr), not leave it running without accepting.
+    // fails. Which one comes first depends on the descriptors in use at that moment (the
+    // server's own connections that unstick tiny_http's task pool come and go), so limits
+    // are tried until each way has been seen; every one must end the process (exit 1, the
+    // cause on stderr), not leave it running without accepting.
     let mut causes = Vec::new();
-    for limit in [40, 41] {
+    for limit in 40..60 {
+        if causes.contains(&"accepting connections failed") && causes.contains(&"the accept thread panicked") {
+            break;
+        }
         let script = format!(
             "ulimit -n {limit} && exec \"$0\" --port 0 --workers 0 --threads 1 --no-prefix --plugin-path \"$1\" sample"
         );
@@ -314,7 +318,8 @@ fn out_of_descriptors_a_single_process_stops_and_exits_1_either_way() {
         causes.push(cause.unwrap_or_else(|| panic!("limit {limit}: no cause on stderr: {log}")));
     }
     causes.sort();
-    assert_eq!(causes, ["accepting connections failed", "the accept thread panicked"], "one limit ends each way");
+    causes.dedup();
+    assert_eq!(causes, ["accepting connections failed", "the accept thread panicked"], "both ways were seen");
 }
 
 /// Each request whose body cannot be delimited strands its connection (answered with

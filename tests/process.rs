@@ -335,3 +335,134 @@ impl Drop for DumpOnPanic<'_> {
         }
     }
 }
+
+/// How many lines of `log` contain `needle`.
+fn count(log: &str, needle: &str) -> usize {
+    log.lines().filter(|l| l.contains(needle)).count()
+}
+
+/// TTIN adds a worker, TTOU removes one (never the last), QUIT ends the master at once.
+#[test]
+fn ttin_ttou_and_quit_as_gunicorn_users_expect() {
+    let (mut server, log) = Server::start_logged(&["-v", "sample"]);
+    let master = server.child.id();
+    let second = Duration::from_secs(10);
+    log.wait_until("2 workers ready", second, |l| count(l, "] worker ready") == 2);
+    server.signal("TTIN");
+    log.wait_until("a third worker ready", second, |l| count(l, "] worker ready") == 3);
+    assert_eq!(children(master).len(), 3);
+    server.signal("TTOU");
+    log.wait_until("one worker stopped", second, |l| count(l, " stopped") == 1);
+    server.signal("TTOU");
+    log.wait_until("two workers stopped", second, |l| count(l, " stopped") == 2);
+    server.signal("TTOU");
+    log.wait_for("SIGTTOU: one worker is the fewest", second);
+    assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+    let alive: Vec<u32> = children(master).into_iter().filter(|&p| !gone_within(p, Duration::ZERO)).collect();
+    assert_eq!(alive.len(), 1, "{alive:?}");
+    server.signal("QUIT");
+    let quit = Instant::now();
+    assert_eq!(server.child.wait().unwrap().code(), Some(0));
+    assert!(quit.elapsed() < Duration::from_secs(5), "QUIT took {:?}", quit.elapsed());
+    assert!(gone_within(alive[0], Duration::from_secs(5)), "the worker outlived its master");
+}
+
+/// `--reload`: a module file replaced by rename is served by new workers, with no signal.
+#[test]
+fn reload_flag_follows_a_replaced_module_file() {
+    let dir = std::env::temp_dir().join(format!("rj2-watch-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("libcgreet.so");
+    std::fs::copy(c_plugin("cgreet"), &module).unwrap();
+    let (server, log) = Server::start_logged(&["-v", "--reload", module.to_str().unwrap()]);
+    let greet = r#"{"jsonrpc":"2.0","method":"cgreet.greet","params":["you"],"id":1}"#;
+    assert_eq!(result(&server.post(greet).1), "Hello, you!");
+    let new = dir.join("libcgreet.so.new");
+    std::fs::copy(c_plugin("chowdy"), &new).unwrap();
+    std::fs::rename(&new, &module).unwrap();
+    log.wait_for("libcgreet.so changed: reloading", Duration::from_secs(10));
+    log.wait_for("reloaded", Duration::from_secs(10));
+    // The old workers take no connection once they have stopped.
+    log.wait_until("the 2 old workers stopped", Duration::from_secs(10), |l| count(l, " stopped") == 2);
+    for _ in 0..10 {
+        assert_eq!(result(&server.post(greet).1), "Howdy, you!");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A reload whose new workers cannot load the module leaves the old workers serving.
+#[test]
+fn a_failed_reload_keeps_the_old_workers_serving() {
+    let dir = std::env::temp_dir().join(format!("rj2-badreload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("libcgreet.so");
+    std::fs::copy(c_plugin("cgreet"), &module).unwrap();
+    let (server, log) = Server::start_logged(&[module.to_str().unwrap()]);
+    let new = dir.join("libcgreet.so.new");
+    std::fs::copy(c_plugin("cbadabi"), &new).unwrap();
+    std::fs::rename(&new, &module).unwrap();
+    server.signal("HUP");
+    let text = log.wait_for("the old workers keep serving", Duration::from_secs(10));
+    assert!(text.contains("reload failed") && text.contains("abi version"), "{text}");
+    let greet = r#"{"jsonrpc":"2.0","method":"cgreet.greet","params":["you"],"id":1}"#;
+    for _ in 0..10 {
+        assert_eq!(result(&server.post(greet).1), "Hello, you!");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--max-requests`: workers retire after their share and are replaced; no call fails.
+#[test]
+fn max_requests_recycles_workers_without_failing_a_call() {
+    let (server, log) = Server::start_logged(&["--max-requests", "20", "--max-requests-jitter", "5", "sample"]);
+    let mut pids = std::collections::HashSet::new();
+    for i in 0..150 {
+        let (status, body) = server.post(PID);
+        assert_eq!(status, 200, "call {i}: {body}");
+        pids.insert(result(&body).as_u64().unwrap());
+    }
+    assert!(pids.len() >= 5, "150 calls reached only {} workers", pids.len());
+    log.wait_for("retires: served", Duration::from_secs(5));
+}
+
+/// Repeated deaths back off: past 5 in 10 s the next start waits, and says so.
+#[test]
+fn repeated_crashes_back_off_instead_of_a_fork_storm() {
+    let fault = c_plugin("cfault");
+    let (server, log) = Server::start_logged(&[&fault, "sample"]);
+    let crash = r#"{"jsonrpc":"2.0","method":"cgreet.crash","id":2}"#;
+    for _ in 0..6 {
+        let (mut conn, _) = two_workers(&server).into_iter().next().unwrap();
+        assert!(Server::call_on(&mut conn, crash).is_none());
+    }
+    log.wait_for("worker deaths in 10 s: the next start waits 1 s", Duration::from_secs(10));
+    // Served again once the wait is over.
+    let mut conn = server.keep_alive();
+    assert!(pid_on(&mut conn) > 0);
+}
+
+/// Socket activation: the master serves on the socket passed as descriptor 3 with
+/// `LISTEN_FDS=1` and `LISTEN_PID` (systemd's protocol; here a Python shim binds port 0,
+/// moves the socket to descriptor 3 and executes runjsonrpc2 in its own process).
+#[test]
+fn serves_on_a_socket_passed_as_systemd_passes_it() {
+    let shim = "import os, socket, sys\n\
+s = socket.socket()\n\
+s.bind(('127.0.0.1', 0))\n\
+s.listen(128)\n\
+os.dup2(s.fileno(), 3)\n\
+os.set_inheritable(3, True)\n\
+os.environ['LISTEN_FDS'] = '1'\n\
+os.environ['LISTEN_PID'] = str(os.getpid())\n\
+os.execv(sys.argv[1], sys.argv[1:])\n";
+    let mut cmd = Command::new("python3");
+    cmd.current_dir(root()).args(["-c", shim, bin(), "--plugin-path"]);
+    cmd.arg(crate::support::plugin_dir()).arg("sample").env_remove("RUST_LOG");
+    let mut server = Server::spawn(&mut cmd, Stdio::piped());
+    let log = Log::of(&mut server.child);
+    assert_ne!(server.addr.port(), 0);
+    for _ in 0..4 {
+        assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+    }
+    log.wait_for("serving on the socket systemd passed (LISTEN_FDS)", Duration::from_secs(5));
+}

@@ -293,6 +293,20 @@ impl Log {
         text.clone()
     }
 
+    /// Waits until `done` holds for the log, at most `within`; returns the log, or panics with
+    /// it and `what`.
+    pub fn wait_until(&self, what: &str, within: Duration, done: impl Fn(&str) -> bool) -> String {
+        let (lock, changed) = &*self.text;
+        let deadline = std::time::Instant::now() + within;
+        let mut text = lock.lock().unwrap();
+        while !done(&text) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            assert!(!left.is_zero(), "no {what} in the log within {within:?}:\n{text}");
+            text = changed.wait_timeout(text, left).unwrap().0;
+        }
+        text.clone()
+    }
+
     /// The log so far.
     pub fn text(&self) -> String {
         self.text.0.lock().unwrap().clone()

@@ -14,8 +14,9 @@ use tiny_http::Request;
 /// server errors, -32099..-32000, at the far end from the codes users map).
 pub const TIMEOUT_CODE: i64 = -32099;
 
-/// How often the watchdog looks.
-const TICK: Duration = Duration::from_millis(50);
+/// How often the watchdog looks: a twentieth of the deadline, within these bounds (so a
+/// 30 s deadline is kept to within a second, and an idle server is barely woken).
+const TICKS: (Duration, Duration) = (Duration::from_millis(10), Duration::from_secs(1));
 
 /// The call threads' slots, for the watchdog.
 pub(crate) struct Deadlines {
@@ -76,8 +77,9 @@ impl Slot {
 pub(crate) fn watch(shared: Arc<Shared>) {
     let spawned = std::thread::Builder::new().name("rpc-deadline".into()).spawn(move || {
         let mut wire = Wire::new();
+        let tick = (shared.deadlines.timeout.unwrap_or_default() / 20).clamp(TICKS.0, TICKS.1);
         while !(shared.stopper.stopping() && shared.pool.waited_for() == 0) {
-            std::thread::sleep(TICK);
+            std::thread::sleep(tick);
             let now = Instant::now();
             let overdue: Vec<Call> = {
                 let slots = shared.deadlines.slots.lock().unwrap_or_else(|e| e.into_inner());
