@@ -3,6 +3,9 @@
 
 // runjsonrpc2's own framing of its answers (one buffer, one write), for `baseline_whole`.
 #[allow(dead_code)]
+#[path = "../../src/server/exit.rs"]
+mod exit;
+#[allow(dead_code)]
 #[path = "../../src/server/wire.rs"]
 mod wire;
 

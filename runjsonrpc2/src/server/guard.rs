@@ -23,12 +23,12 @@
 //! [`refuse_and_close`] strands the connection of any other.
 
 use super::ServeError;
+use super::exit::{self, reply};
 use super::pool::Shared;
-use super::route::reply;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use tiny_http::{Request, Response};
+use tiny_http::Request;
 
 /// The largest announced body that is drained rather than stranded: 64 MiB, which even a
 /// small machine with strict overcommit maps 64 times over (the drainers' most). Also the
@@ -147,23 +147,12 @@ fn drain_or_strand(
     }
 }
 
-/// Answers through `upgrade` with `Connection: close` and never drops the stream: tiny_http
-/// neither drains this body nor answers a request behind it (the intake discards those).
-/// Counts it; at [`MAX_STRANDED`] the server retires (or stops).
+/// Strands the connection (`exit::strand`) and counts it; at [`MAX_STRANDED`] the server
+/// retires (or stops). Requests tiny_http read behind it are discarded by the intake.
 fn strand(request: Request, ward: &Ward, status: u16, message: &str, what: &str) {
     ward.strand(request.remote_addr().copied());
     let stranded = ward.guard.stranded.fetch_add(1, Ordering::SeqCst) + 1;
-    let body = format!("{message}\n");
-    // tiny_http writes an upgraded response with no Content-Length, so a client would wait for
-    // a close that never comes; the length and `Connection: close` ride on the `Upgrade` value,
-    // which tiny_http 0.12 writes verbatim (ASCII checked) as one more header line.
-    let headers = format!("none\r\nConnection: close\r\nContent-Length: {}", body.len());
-    let mut stream = request.upgrade(&headers, Response::empty(status));
-    // tiny_http sends no body with an upgraded response; the stream takes it.
-    let _ = stream.write_all(body.as_bytes()).and_then(|()| stream.flush());
-    // Never dropped: dropping it would drain an announced body, or let tiny_http read the rest
-    // of a chunked one as the next request.
-    std::mem::forget(stream);
+    exit::strand(request, status, message);
     log::warn!("stranded a connection {what} ({stranded} of at most {MAX_STRANDED})");
     if stranded == MAX_STRANDED {
         ward.stopper.fail(ServeError::Stranded);

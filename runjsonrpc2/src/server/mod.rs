@@ -5,6 +5,7 @@
 
 mod accept;
 mod deadline;
+mod exit;
 mod framing;
 mod guard;
 mod kick;

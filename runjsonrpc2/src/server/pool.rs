@@ -255,8 +255,7 @@ fn next(server: &tiny_http::Server, shared: &Shared) -> Option<(tiny_http::Reque
             drop(stranded);
             intake.discarded += 1;
             log::debug!("discarded a request behind a stranded connection from {peer}");
-            // Dropping it would answer 500 behind the stranded answer, and block for ever.
-            std::mem::forget(request);
+            super::exit::discard(request);
             if intake.discarded == guard::MAX_DISCARDED {
                 stopper.fail(ServeError::Stranded);
             }

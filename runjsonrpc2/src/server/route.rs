@@ -1,6 +1,8 @@
-//! Answering one HTTP request: the RPC path, health, static files, and every refusal.
+//! Answering one HTTP request: the RPC path, health, static files, and every refusal (each
+//! leaves through `exit.rs`).
 
 use super::deadline::Slot;
+use super::exit::{self, reply};
 use super::framing::{Framing, Heads};
 use super::guard;
 use super::pool::Shared;
@@ -8,7 +10,7 @@ use super::wire::{Answer, Wire};
 use std::io::Read;
 use std::path::{Component, Path};
 use std::sync::Arc;
-use tiny_http::{Header, Method, Request, Response, StatusCode};
+use tiny_http::{Header, Method, Request};
 
 const ACCEPTED: &str = "application/json, application/json-rpc or application/jsonrequest";
 const NO_UPGRADES: &str = "protocol upgrades are not supported";
@@ -187,25 +189,6 @@ fn check_content_type(value: Option<&str>) -> Result<(), String> {
     Ok(())
 }
 
-/// Every answer but the RPC path's own (see `wire.rs`) and an upgrade goes out here, with its
-/// length. (One call site of
-/// `Request::respond` lets the compiler inline tiny_http's header checks into it: callgrind
-/// counts ~100 instructions a request fewer than with a call site per kind of answer.)
-fn send(request: Request, status: u16, headers: Vec<Header>, body: &[u8]) {
-    let response =
-        Response::new(StatusCode(status), headers, body, Some(body.len()), None).with_chunked_threshold(usize::MAX);
-    let _ = request.respond(response);
-}
-
-/// A one-line plain-text answer.
-#[inline(never)]
-pub(crate) fn reply(request: Request, status: u16, message: &str, header: Option<Header>) {
-    let text = format!("{message}\n");
-    let mut headers = vec![Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=utf-8"[..]).expect("valid")];
-    headers.extend(header);
-    send(request, status, headers, text.as_bytes());
-}
-
 #[inline(never)]
 fn serve_file(request: Request, root: &Path, path: &str) {
     let relative = Path::new(path.trim_start_matches('/'));
@@ -227,5 +210,5 @@ fn serve_file(request: Request, root: &Path, path: &str) {
         _ => "application/octet-stream",
     };
     let header = Header::from_bytes(&b"Content-Type"[..], kind.as_bytes()).expect("valid header");
-    send(request, 200, vec![header], &data);
+    exit::respond(request, 200, vec![header], &data);
 }

@@ -10,7 +10,6 @@
 //! Two differences: a 204 has no `Content-Length: 0` (RFC 9110, 8.6 forbids it), and a
 //! request that sent `TE: chunked` gets `Content-Length` where `respond` chose chunked.
 
-use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// A body up to this size is copied behind its head and written with it; a larger one is
@@ -52,20 +51,16 @@ impl Wire {
         Wire { buf: Vec::new(), second: u64::MAX, date: String::new(), close: false }
     }
 
-    /// Answers `request`, whose body must have been read to the end (tiny_http drops the
-    /// request, and would drain an unread body, before the answer is written), and hands the
-    /// connection back to tiny_http when the writer drops: it then reads the next request or
-    /// closes as the request asked. Every write error (a client gone, a write timeout) is
-    /// ignored, as `route.rs` ignored the result of `respond`.
-    /// With `close`, the answer asks the client to close the connection (the server stops).
+    /// Answers `request`, whose body must have been read to the end, through
+    /// `exit::composed`. With `close`, the answer asks the client to close the connection
+    /// (the server stops).
     pub(crate) fn send(&mut self, request: tiny_http::Request, answer: Answer<'_>, close: bool) {
         let version = request.http_version();
         let (major, minor) = (version.0, version.1);
         let rest = answer.uncopied();
         self.close = close;
         let head = self.compose((major, minor), answer, SystemTime::now(), rest.is_empty());
-        let mut writer = request.into_writer();
-        let _ = writer.write_all(head).and_then(|()| writer.write_all(rest)).and_then(|()| writer.flush());
+        super::exit::composed(request, head, rest);
     }
 
     /// The answer as `Request::respond` frames it for an HTTP/`major`.`minor` request at `now`
