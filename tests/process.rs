@@ -466,3 +466,41 @@ os.execv(sys.argv[1], sys.argv[1:])\n";
     }
     log.wait_for("serving on the socket systemd passed (LISTEN_FDS)", Duration::from_secs(5));
 }
+
+/// Two hung calls pipelined on one connection both get their deadline answers, in order,
+/// and a third on another connection too: an answer that must wait behind another on its
+/// connection never stalls the watchdog.
+#[test]
+fn pipelined_hung_calls_are_all_answered_at_their_deadlines() {
+    let fault = c_plugin("cfault");
+    let (server, _log) = Server::start_logged(&["--timeout", "1", &fault, "sample"]);
+    let hang = |id: u32| format!(r#"{{"jsonrpc":"2.0","method":"cgreet.hang","id":{id}}}"#);
+    let mut conn = server.keep_alive();
+    let mut both = post_request("/", "application/json", hang(1).as_bytes());
+    both.extend(post_request("/", "application/json", hang(2).as_bytes()));
+    conn.get_mut().write_all(&both).unwrap();
+    let mut other = server.keep_alive();
+    other.get_mut().write_all(&post_request("/", "application/json", hang(3).as_bytes())).unwrap();
+    for id in [1, 2, 3] {
+        let reader = if id == 3 { &mut other } else { &mut conn };
+        let answer = read_response(reader).unwrap_or_else(|| panic!("no answer to call {id}"));
+        let v: serde_json::Value = serde_json::from_str(&answer.body_text()).unwrap();
+        assert_eq!((v["id"].as_u64(), v["error"]["code"].as_i64()), (Some(id), Some(-32099)), "{v}");
+    }
+    assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+}
+
+/// A fatal signal sent to a worker (not a fault of its own) still ends it, and it is replaced.
+#[test]
+fn a_worker_sent_sigsegv_dies_and_is_replaced() {
+    let (server, log) = Server::start_logged(&["sample"]);
+    let mut conn = server.keep_alive();
+    let victim = pid_on(&mut conn);
+    assert!(Command::new("kill").args(["-SEGV", &victim.to_string()]).status().unwrap().success());
+    log.wait_for(
+        &format!("worker {victim} was killed by signal 11 (SIGSEGV); starting another"),
+        Duration::from_secs(5),
+    );
+    let [(_, a), (_, b)] = two_workers(&server);
+    assert!(![a, b].contains(&victim));
+}

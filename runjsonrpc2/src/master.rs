@@ -100,11 +100,21 @@ struct Worker {
     /// What it said before dying: the method that crashed it, why it failed to start.
     crashed_in: Option<String>,
     failure: Option<String>,
+    /// Told to stop: when it gets SIGKILL if still running.
+    kill_at: Option<Instant>,
 }
 
 impl Worker {
     fn order(&mut self, order: &str) {
         let _ = self.orders.write_all(format!("{order}\n").as_bytes());
+    }
+
+    /// Tells it to stop gracefully (a booting worker stops once it has started), and kills it
+    /// if it is still running `within` from now.
+    fn retire(&mut self, within: Duration) {
+        self.order("stop");
+        self.state = State::Stopping;
+        self.kill_at.get_or_insert(Instant::now() + within);
     }
 }
 
@@ -139,6 +149,7 @@ pub fn run(
         workers: Vec::new(),
         target: config.workers.max(1),
         generation: 0,
+        generations: 0,
         pending: None,
         deaths: VecDeque::new(),
         next_start: None,
@@ -166,18 +177,23 @@ pub fn run(
         if let Err(e) = master.bury() {
             break Err(e);
         }
+        master.cut_off();
         if master.stopping.is_some() {
             if master.workers.is_empty() {
                 break Ok(());
             }
-            master.cut_off();
             continue;
+        }
+        if let Some(generation) = master.pending {
+            master.commit(generation);
         }
         master.maintain();
         if let Some(watch) = watch.as_mut()
             && let Some(changed) = watch.changed()
+            && master.reload(&format!("{} changed", changed.display()))
         {
-            master.reload(&format!("{} changed", changed.display()));
+            // The new baseline is taken as the reload starts: a change from now on (the rest
+            // of a write, a fix after a failed reload) starts another once this one is over.
             *watch = Watch::new(watched());
         }
     };
@@ -197,6 +213,8 @@ struct Master {
     target: usize,
     /// The generation serving; a reload starts the next.
     generation: u64,
+    /// The last generation started (reloads abandoned included): numbers are never reused.
+    generations: u64,
     /// A reload under way: its generation.
     pending: Option<u64>,
     /// Recent unexpected deaths, for the restart rate.
@@ -253,6 +271,7 @@ impl Master {
             closed: false,
             crashed_in: None,
             failure: None,
+            kill_at: None,
         });
         Ok(())
     }
@@ -262,7 +281,9 @@ impl Master {
         match signal {
             SIGTERM | SIGINT => self.stop(false, signal),
             SIGQUIT => self.stop(true, signal),
-            SIGHUP => self.reload("SIGHUP"),
+            SIGHUP => {
+                self.reload("SIGHUP");
+            }
             SIGTTIN => {
                 self.target += 1;
                 log::info!("SIGTTIN: {} workers", self.target);
@@ -276,59 +297,60 @@ impl Master {
         }
     }
 
-    /// Orders every worker to stop, gracefully or at once; those left at the deadline are killed.
+    /// Orders every worker to stop, gracefully or at once; those left at the deadline are
+    /// killed. A second TERM or INT during a graceful stop makes it quick.
     fn stop(&mut self, quick: bool, signal: i32) {
+        let quick = quick || self.stopping.is_some();
         let how = if quick { "quitting at once" } else { "finishing calls in flight" };
         log::info!("signal {signal}: stopping {} worker(s), {how}", self.workers.len());
         let wait = if quick { Duration::from_secs(2) } else { self.grace + Duration::from_secs(2) };
-        self.stopping = Some(Instant::now() + wait);
+        self.stopping = Some(Instant::now());
         self.listener = None;
         for w in &mut self.workers {
-            match w.state {
-                State::Booting => {
-                    let _ = w.child.kill();
-                }
-                _ => w.order(if quick { "quit" } else { "stop" }),
-            }
+            w.order(if quick { "quit" } else { "stop" });
             w.state = State::Stopping;
+            let at = Instant::now() + wait;
+            w.kill_at = Some(w.kill_at.map_or(at, |before| before.min(at)));
         }
     }
 
-    /// Kills the workers still running at the stop's deadline.
+    /// Kills the workers told to stop that are still running at their deadline.
     fn cut_off(&mut self) {
-        if self.stopping.is_some_and(|at| Instant::now() >= at) {
-            for w in self.workers.iter_mut().filter(|w| w.exit.is_none()) {
-                log::warn!("worker {} did not stop in time: killed", w.pid);
-                let _ = w.child.kill();
-            }
-            self.stopping = Some(Instant::now() + Duration::from_secs(3600));
+        let now = Instant::now();
+        for w in self.workers.iter_mut().filter(|w| w.exit.is_none() && w.kill_at.is_some_and(|at| now >= at)) {
+            log::warn!("worker {} did not stop in time: killed", w.pid);
+            let _ = w.child.kill();
+            w.kill_at = None;
         }
     }
 
-    /// Starts a new generation of workers, which take over once every one of them is ready.
-    fn reload(&mut self, why: &str) {
+    /// Starts a new generation of workers, which take over once they are ready; false when
+    /// no reload started (one is under way, or the master is stopping).
+    fn reload(&mut self, why: &str) -> bool {
         if self.stopping.is_some() || self.pending.is_some() {
-            log::info!("{why}: a reload is under way already");
-            return;
+            log::info!("{why}: no reload now (one is under way, or the master stops)");
+            return false;
         }
-        let generation = self.generation + 1;
+        self.generations += 1;
+        let generation = self.generations;
         log::info!("{why}: reloading with {} new worker(s)", self.target);
         self.pending = Some(generation);
         for _ in 0..self.target {
             if let Err(e) = self.spawn(generation) {
                 log::error!("reload failed: cannot start a worker ({e}); the old workers keep serving");
                 self.abandon(generation);
-                return;
+                break;
             }
         }
+        true
     }
 
-    /// Gives up a reload: its workers are killed, the old ones go on.
+    /// Gives up a reload: its workers stop (gracefully: some may already serve), the old go on.
     fn abandon(&mut self, generation: u64) {
         self.pending = None;
+        let grace = self.grace;
         for w in self.workers.iter_mut().filter(|w| w.generation == generation && w.exit.is_none()) {
-            let _ = w.child.kill();
-            w.state = State::Stopping;
+            w.retire(grace + Duration::from_secs(2));
         }
     }
 
@@ -339,12 +361,10 @@ impl Master {
             "ready" if w.state == State::Booting => {
                 w.state = State::Ready;
                 log::debug!("worker {pid} ready");
-                let generation = w.generation;
                 if let Some(announce) = on_ready.take() {
                     self.booted = true;
                     announce();
                 }
-                self.commit(generation);
             }
             "ready" => {}
             "failed" => w.failure = Some(rest.to_owned()),
@@ -353,6 +373,11 @@ impl Master {
                 log::warn!("worker {pid} retires: {rest}; starting another");
                 if w.state != State::Stopping {
                     w.state = State::Retiring;
+                }
+                // Retiring on a fault counts like a death for the restart rate: a fault that
+                // comes back at once (a socket that cannot accept) must not spin.
+                if !rest.ends_with("(--max-requests)") {
+                    self.died(Instant::now());
                 }
             }
             _ => log::warn!("worker {pid} said {line:?}"),
@@ -364,17 +389,17 @@ impl Master {
         if self.pending != Some(generation) {
             return;
         }
-        let new = |w: &Worker| w.generation == generation;
-        if !self.workers.iter().filter(|w| new(w)).all(|w| w.state == State::Ready) {
+        let new: Vec<State> = self.workers.iter().filter(|w| w.generation == generation).map(|w| w.state).collect();
+        if new.contains(&State::Booting) || !new.contains(&State::Ready) {
             return;
         }
         self.pending = None;
         self.generation = generation;
         let mut retired = 0;
+        let grace = self.grace;
         for w in self.workers.iter_mut().filter(|w| w.generation < generation) {
             if matches!(w.state, State::Booting | State::Ready) {
-                w.order("stop");
-                w.state = State::Stopping;
+                w.retire(grace + Duration::from_secs(2));
                 retired += 1;
             }
         }
@@ -509,10 +534,12 @@ fn signal_name(signal: i32) -> &'static str {
     }
 }
 
-/// The files `--reload` watches, polled once a tick: a changed size, time or inode (a file
-/// replaced by rename) starts a reload.
+/// The files `--reload` watches, polled once a second: a changed size, time or inode (a file
+/// replaced by rename) starts a reload once it has held still for a poll (a file still being
+/// written is not loaded half-way).
 struct Watch {
-    files: Vec<(PathBuf, Option<Stamp>)>,
+    /// Each file, its stamp when the watch began, and its stamp at the last poll.
+    files: Vec<(PathBuf, Option<Stamp>, Option<Stamp>)>,
     last: Instant,
 }
 
@@ -520,17 +547,31 @@ type Stamp = (u64, u64, Option<SystemTime>);
 
 impl Watch {
     fn new(files: Vec<PathBuf>) -> Watch {
-        let files = files.into_iter().map(|f| (f.clone(), stamp(&f))).collect();
+        let files = files
+            .into_iter()
+            .map(|f| {
+                let now = stamp(&f);
+                (f, now, now)
+            })
+            .collect();
         Watch { files, last: Instant::now() }
     }
 
-    /// A file that changed since the last look (at most once a second).
+    /// A file that changed since the watch began and held still since the last look.
     fn changed(&mut self) -> Option<PathBuf> {
         if self.last.elapsed() < Duration::from_secs(1) {
             return None;
         }
         self.last = Instant::now();
-        self.files.iter().find(|(f, before)| stamp(f) != *before).map(|(f, _)| f.clone())
+        let mut changed = None;
+        for (file, baseline, seen) in &mut self.files {
+            let now = stamp(file);
+            if now != *baseline && now == *seen {
+                changed.get_or_insert_with(|| file.clone());
+            }
+            *seen = now;
+        }
+        changed
     }
 }
 

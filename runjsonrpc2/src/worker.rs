@@ -9,12 +9,12 @@
 
 use crate::command::{self, CommandError};
 use crate::config::Settings;
-use crate::server::{Listening, Retire};
+use crate::server::{Listening, Retire, Stopper};
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Set in a worker's environment by the master.
 pub const WORKER_VAR: &str = "RUNJSONRPC2_WORKER";
@@ -45,12 +45,26 @@ pub fn run(settings: &Settings) -> u8 {
         let mut master = say.lock().unwrap_or_else(|e| e.into_inner());
         let _ = master.write_all(format!("{}\n", line.replace('\n', " ")).as_bytes());
     };
+    // Orders are followed from the start: a worker still loading its modules when the
+    // master goes (or says stop) leaves, rather than keep a copy of the socket.
+    let stopper = Arc::new(OnceLock::new());
+    if let Err(e) = master.try_clone().and_then(|m| listen_to_master(m, stopper.clone())) {
+        log::error!("cannot follow the master's orders: {e}");
+        return 1;
+    }
     let built = match command::build(settings) {
         Ok(built) => built,
         Err(e) => return failed(&tell, &e),
     };
-    if let Err(e) = crate::plugin::report_crashes_to(master.as_raw_fd()) {
-        log::warn!("cannot install the crash reporter: {e}");
+    // The crash reporter's own descriptor, never closed: a number it could write to after
+    // being closed might by then be another file's.
+    match master.try_clone() {
+        Ok(copy) => {
+            if let Err(e) = crate::plugin::report_crashes_to(OwnedFd::from(copy).into_raw_fd()) {
+                log::warn!("cannot install the crash reporter: {e}");
+            }
+        }
+        Err(e) => log::warn!("cannot install the crash reporter: {e}"),
     }
     let mut http = settings.http.clone();
     if let (Some(max), jitter) = (http.max_requests, settings.process.max_requests_jitter) {
@@ -65,8 +79,9 @@ pub fn run(settings: &Settings) -> u8 {
         let tell = tell.clone();
         Box::new(move |reason: &str| tell(&format!("retiring {reason}")))
     };
-    let (stopper, running) = listening.start(Arc::new(built.rpc), Arc::new(settings.extras.clone()), Some(retire));
-    if let Err(e) = listen_to_master(master, stopper.clone()).and_then(|()| listen_to_signals(stopper)) {
+    let (serving, running) = listening.start(Arc::new(built.rpc), Arc::new(settings.extras.clone()), Some(retire));
+    let _ = stopper.set(serving.clone());
+    if let Err(e) = listen_to_signals(serving) {
         log::error!("{e}");
         return 1;
     }
@@ -100,26 +115,31 @@ fn failed(tell: &impl Fn(&str), e: &CommandError) -> u8 {
     e.exit_code()
 }
 
-/// Follows the master's orders on a thread: `stop`, `quit`, or its end closing.
-fn listen_to_master(master: UnixStream, stopper: crate::server::Stopper) -> std::io::Result<()> {
+/// Follows the master's orders on a thread: `stop`, `quit`, or its end closing. Before the
+/// server runs (`stopper` unset), a stop ends the process at once: nothing is served yet.
+fn listen_to_master(master: UnixStream, stopper: Arc<OnceLock<Stopper>>) -> std::io::Result<()> {
+    let stop = move || match stopper.get() {
+        Some(stopper) => stopper.stop(),
+        None => std::process::exit(0),
+    };
     std::thread::Builder::new().name("rpc-master".into()).spawn(move || {
         for line in BufReader::new(master).lines() {
             match line.as_deref() {
-                Ok("stop") => stopper.stop(),
+                Ok("stop") => stop(),
                 Ok("quit") => std::process::exit(0),
                 Ok(other) => log::warn!("unknown order from the master: {other:?}"),
                 Err(_) => break,
             }
         }
         log::info!("the master is gone: stopping");
-        stopper.stop();
+        stop();
     })?;
     Ok(())
 }
 
 /// TERM stops gracefully, QUIT at once; INT, HUP, TTIN and TTOU are the master's (a
 /// terminal sends them to the whole process group) and ignored here.
-fn listen_to_signals(stopper: crate::server::Stopper) -> std::io::Result<()> {
+fn listen_to_signals(stopper: Stopper) -> std::io::Result<()> {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU};
     let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGTTIN, SIGTTOU])?;
     std::thread::Builder::new().name("rpc-signals".into()).spawn(move || {

@@ -69,7 +69,7 @@ fn empty() -> libc::sigaction {
     unsafe { std::mem::zeroed() }
 }
 
-extern "C" fn on_fatal(signal: libc::c_int, _info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
+extern "C" fn on_fatal(signal: libc::c_int, info: *mut libc::siginfo_t, _context: *mut libc::c_void) {
     let (ptr, len) = RUNNING.get();
     let fd = REPORT_FD.load(Ordering::SeqCst);
     if !ptr.is_null() && fd >= 0 {
@@ -83,10 +83,22 @@ extern "C" fn on_fatal(signal: libc::c_int, _info: *mut libc::siginfo_t, _contex
         // SAFETY: write(2) is async-signal-safe and reads `PREFIX.len() + len + 1` bytes of `line`.
         unsafe { libc::write(fd, line.as_ptr().cast(), PREFIX.len() + len + 1) };
     }
-    // Put the previous handler (Rust's stack overflow report, or the default) back; the
-    // faulting instruction runs again, or abort() raises again, and the process dies of it.
+    // A signal sent by a process (kill, raise: si_code <= 0) has no instruction to run again:
+    // it is raised again with the default action, which ends the process. A fault gets the
+    // previous handler back (Rust's stack overflow report, or the default), the faulting
+    // instruction runs again, or abort() raises again, and the process dies of it.
+    // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo (checked for null anyway).
+    let sent = info.is_null() || unsafe { (*info).si_code } <= 0;
     let index = FATAL.iter().position(|&s| s == signal);
-    let previous = index.and_then(|i| PREVIOUS.get().map(|p| p[i])).unwrap_or_else(empty);
+    let previous = match sent {
+        true => empty(),
+        false => index.and_then(|i| PREVIOUS.get().map(|p| p[i])).unwrap_or_else(empty),
+    };
     // SAFETY: sigaction is async-signal-safe; `previous` is a valid struct it only reads.
     unsafe { libc::sigaction(signal, &previous, std::ptr::null_mut()) };
+    if sent {
+        // SAFETY: raise is async-signal-safe and takes a signal number; the signal is blocked
+        // in this handler and delivered, with the default action, as it returns.
+        unsafe { libc::raise(signal) };
+    }
 }

@@ -62,9 +62,9 @@ impl Accept {
         let woke = std::thread::Builder::new().name("rpc-unaccept".into()).spawn(move || {
             let start = Instant::now();
             while !ended.load(Ordering::SeqCst) && start.elapsed() < WAKE_FOR {
-                match TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-                    Ok(conn) => drop(conn),
-                    Err(_) => break, // nobody listens any more
+                // A failed connect (a full backlog, say) is tried again until the deadline.
+                if let Ok(conn) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                    drop(conn);
                 }
                 std::thread::sleep(Duration::from_millis(2));
             }

@@ -26,7 +26,14 @@ pub(crate) struct Deadlines {
 
 /// Where a call thread keeps the request whose calls it runs.
 pub(crate) struct Slot {
-    call: Mutex<Option<Call>>,
+    call: Mutex<State>,
+}
+
+enum State {
+    Idle,
+    Running(Call),
+    /// The watchdog took the request and answered it.
+    Answered,
 }
 
 struct Call {
@@ -44,7 +51,7 @@ impl Deadlines {
     /// A slot for a new call thread, or `None` without a deadline.
     pub(crate) fn register(&self) -> Option<Arc<Slot>> {
         self.timeout?;
-        let slot = Arc::new(Slot { call: Mutex::new(None) });
+        let slot = Arc::new(Slot { call: Mutex::new(State::Idle) });
         self.slots.lock().unwrap_or_else(|e| e.into_inner()).push(slot.clone());
         Some(slot)
     }
@@ -60,23 +67,28 @@ impl Slot {
     /// Holds `request` while the calls of `body` run.
     pub(crate) fn begin(&self, shared: &Shared, request: Request, body: &Arc<Vec<u8>>) {
         let due = Instant::now() + shared.deadlines.timeout.unwrap_or(Duration::MAX / 2);
-        *self.call.lock().unwrap_or_else(|e| e.into_inner()) = Some(Call { request, body: body.clone(), due });
+        *self.call.lock().unwrap_or_else(|e| e.into_inner()) =
+            State::Running(Call { request, body: body.clone(), due });
     }
 
-    /// The request back to answer, or `None` when the watchdog answered it at its deadline.
+    /// The request back to answer, or `None` when the watchdog answered it at its deadline
+    /// (or none was held: after a panic, `pool.rs` calls this to clear the slot).
     pub(crate) fn end(&self, shared: &Shared) -> Option<Request> {
-        let call = self.call.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if call.is_none() {
-            shared.pool.overdue.fetch_sub(1, Ordering::SeqCst);
+        let state = std::mem::replace(&mut *self.call.lock().unwrap_or_else(|e| e.into_inner()), State::Idle);
+        match state {
+            State::Running(call) => Some(call.request),
+            State::Answered => {
+                shared.pool.overdue.fetch_sub(1, Ordering::SeqCst);
+                None
+            }
+            State::Idle => None,
         }
-        call.map(|c| c.request)
     }
 }
 
 /// Starts the watchdog, which runs until the server has stopped.
 pub(crate) fn watch(shared: Arc<Shared>) {
     let spawned = std::thread::Builder::new().name("rpc-deadline".into()).spawn(move || {
-        let mut wire = Wire::new();
         let tick = (shared.deadlines.timeout.unwrap_or_default() / 20).clamp(TICKS.0, TICKS.1);
         while !(shared.stopper.stopping() && shared.pool.waited_for() == 0) {
             std::thread::sleep(tick);
@@ -86,19 +98,21 @@ pub(crate) fn watch(shared: Arc<Shared>) {
                 slots
                     .iter()
                     .filter_map(|slot| {
-                        let mut call = slot.call.lock().unwrap_or_else(|e| e.into_inner());
-                        if call.as_ref().is_some_and(|c| c.due <= now) {
-                            // Counted under the slot's lock, so `end` never counts it out first.
-                            shared.pool.overdue.fetch_add(1, Ordering::SeqCst);
-                            call.take()
-                        } else {
-                            None
+                        let mut state = slot.call.lock().unwrap_or_else(|e| e.into_inner());
+                        if !matches!(&*state, State::Running(c) if c.due <= now) {
+                            return None;
+                        }
+                        // Counted under the slot's lock, so `end` never counts it out first.
+                        shared.pool.overdue.fetch_add(1, Ordering::SeqCst);
+                        match std::mem::replace(&mut *state, State::Answered) {
+                            State::Running(call) => Some(call),
+                            _ => None,
                         }
                     })
                     .collect()
             };
             for call in overdue {
-                answer(&shared, call, &mut wire);
+                answer(&shared, call);
             }
         }
     });
@@ -107,16 +121,24 @@ pub(crate) fn watch(shared: Arc<Shared>) {
     }
 }
 
-/// Answers an overdue call's requests with the timeout error, and retires the server.
-fn answer(shared: &Shared, call: Call, wire: &mut Wire) {
+/// Retires the server and answers an overdue call's requests with the timeout error, on a
+/// thread of its own: the write can wait (behind an earlier answer on the same connection, or
+/// for a client that does not read), and the watchdog must not.
+fn answer(shared: &Shared, call: Call) {
     let timeout = shared.deadlines.timeout.unwrap_or_default();
     let message = format!("Call timed out: still running after the server's deadline of {}", seconds(timeout));
     let mut out = Vec::new();
     let (answered, methods) = shared.rpc.overdue_into(&call.body, TIMEOUT_CODE, &message, &mut out);
     drop(call.body);
-    let answer = if answered { Answer::Json(&out) } else { Answer::NoContent };
-    wire.send(call.request, answer, true);
     shared.stopper.retire(&format!("a call to {methods} ran past its deadline of {}", seconds(timeout)));
+    let request = call.request;
+    let spawned = std::thread::Builder::new().name("rpc-overdue".into()).spawn(move || {
+        let answer = if answered { Answer::Json(&out) } else { Answer::NoContent };
+        Wire::new().send(request, answer, true);
+    });
+    if let Err(e) = spawned {
+        log::error!("cannot start a thread to answer an overdue call ({e}): its client gets no answer");
+    }
 }
 
 /// A duration as `2 s` or `0.5 s`.

@@ -166,6 +166,9 @@ impl Listening {
         }
         let addr = listener.local_addr().map_err(ServeError::Accept)?;
         let bind_err = |source| ServeError::Bind { addr: addr.to_string(), source };
+        // A socket passed in may be non-blocking (systemd's NonBlocking=yes): tiny_http's
+        // accept loop would end at once on EAGAIN.
+        listener.set_nonblocking(false).map_err(bind_err)?;
         let socket = socket2::Socket::from(listener);
         tune(&socket, config).map_err(bind_err)?;
         let (accept, for_tiny_http) = accept::Accept::new(socket, addr).map_err(bind_err)?;

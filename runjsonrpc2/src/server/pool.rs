@@ -17,7 +17,7 @@ use super::wire::Wire;
 use super::{Event, HttpConfig, ServeError, Stopper, guard};
 use crate::engine::JsonRpc;
 use crate::signature::Extras;
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,8 +39,9 @@ pub(crate) struct Shared {
     pub(crate) deadlines: Deadlines,
     kicker: Arc<Kicker>,
     intake: Mutex<Intake>,
-    /// Peers whose connection is stranded (locked briefly, never while waiting for a request).
-    stranded: Mutex<HashSet<SocketAddr>>,
+    /// Peers whose connection is stranded, with when a request last came from each (locked
+    /// briefly, never while waiting for a request).
+    stranded: Mutex<HashMap<SocketAddr, Instant>>,
     /// Requests taken, for `max_requests`.
     served: AtomicU64,
 }
@@ -75,7 +76,7 @@ impl Shared {
                 cap,
             },
             intake: Mutex::new(Intake::default()),
-            stranded: Mutex::new(HashSet::new()),
+            stranded: Mutex::new(HashMap::new()),
             served: AtomicU64::new(0),
         })
     }
@@ -83,7 +84,7 @@ impl Shared {
     /// Marks the connection of `request` stranded: requests read from it later are discarded.
     pub(crate) fn strand(&self, peer: Option<SocketAddr>) {
         if let Some(peer) = peer {
-            self.stranded.lock().unwrap_or_else(|e| e.into_inner()).insert(peer);
+            remember(&mut self.stranded.lock().unwrap_or_else(|e| e.into_inner()), peer);
         }
     }
 }
@@ -179,6 +180,10 @@ fn run(server: &Arc<tiny_http::Server>, shared: &Arc<Shared>) {
         if let Err(panic) = handled {
             let message = crate::engine::panic_message(panic.as_ref());
             log::error!("a call thread panicked outside any procedure ({message}); it goes on");
+            // A request left in the slot is let go (tiny_http answers it 500).
+            if let Some(slot) = &slot {
+                drop(slot.end(shared));
+            }
         }
         pool.busy.fetch_sub(1, Ordering::SeqCst);
         if let Some(max) = shared.config.max_requests
@@ -251,7 +256,8 @@ fn next(server: &tiny_http::Server, shared: &Shared) -> Option<(tiny_http::Reque
         };
         let peer = request.remote_addr().copied();
         let mut stranded = shared.stranded.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(peer) = peer.filter(|p| !stranded.is_empty() && stranded.contains(p)) {
+        if let Some(peer) = peer.filter(|p| !stranded.is_empty() && stranded.contains_key(p)) {
+            remember(&mut stranded, peer);
             drop(stranded);
             intake.discarded += 1;
             log::debug!("discarded a request behind a stranded connection from {peer}");
@@ -262,8 +268,8 @@ fn next(server: &tiny_http::Server, shared: &Shared) -> Option<(tiny_http::Reque
             continue;
         }
         let verdict = Verdict::of(&request);
-        if verdict.framing.is_err() {
-            stranded.extend(peer);
+        if let Some(peer) = peer.filter(|_| verdict.framing.is_err()) {
+            remember(&mut stranded, peer);
         }
         drop(stranded);
         if let Some(peer) = peer
@@ -272,6 +278,19 @@ fn next(server: &tiny_http::Server, shared: &Shared) -> Option<(tiny_http::Reque
             shared.kicker.new_connection();
         }
         return Some((request, verdict));
+    }
+}
+
+/// A stranded peer is forgotten after this long without a request: only once its connection
+/// is dead (it is never closed here; TCP keep-alive finds a vanished client after about 150 s)
+/// can another connection come from the same address and port.
+const FORGET_STRANDED: Duration = Duration::from_secs(600);
+
+/// Notes a request from a stranded peer now, and forgets those silent for [`FORGET_STRANDED`].
+fn remember(stranded: &mut HashMap<SocketAddr, Instant>, peer: SocketAddr) {
+    let now = Instant::now();
+    if stranded.insert(peer, now).is_none() && stranded.len().is_power_of_two() {
+        stranded.retain(|_, last| now.duration_since(*last) < FORGET_STRANDED);
     }
 }
 
