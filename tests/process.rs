@@ -41,6 +41,39 @@ fn two_workers(server: &Server) -> [(BufReader<TcpStream>, u32); 2] {
     panic!("51 connections all reached worker {first_pid}");
 }
 
+/// A copy of the C plugin `variant` as `libcgreet.so` in a directory of its own, removed
+/// when dropped; `replace` puts another variant in its place by rename, as a deployment must.
+struct Module {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl Module {
+    fn new(tag: &str, variant: &str) -> Module {
+        let dir = std::env::temp_dir().join(format!("rj2-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("libcgreet.so");
+        std::fs::copy(c_plugin(variant), &path).unwrap();
+        Module { dir, path }
+    }
+
+    fn arg(&self) -> &str {
+        self.path.to_str().unwrap()
+    }
+
+    fn replace(&self, variant: &str) {
+        let new = self.dir.join("libcgreet.so.new");
+        std::fs::copy(c_plugin(variant), &new).unwrap();
+        std::fs::rename(&new, &self.path).unwrap();
+    }
+}
+
+impl Drop for Module {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// The pids of `parent`'s children.
 fn children(parent: u32) -> Vec<u32> {
     let mut pids = Vec::new();
@@ -158,11 +191,8 @@ fn three_hundred_ambiguous_lengths_leave_the_service_answering() {
 /// rename is served by the new workers.
 #[test]
 fn sighup_reloads_a_rebuilt_plugin_without_failing_a_call() {
-    let dir = std::env::temp_dir().join(format!("rj2-reload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let module = dir.join("libcgreet.so");
-    std::fs::copy(c_plugin("cgreet"), &module).unwrap();
-    let (server, log) = Server::start_logged(&[module.to_str().unwrap()]);
+    let module = Module::new("reload", "cgreet");
+    let (server, log) = Server::start_logged(&[module.arg()]);
     let (said, heard) = std::sync::mpsc::channel::<String>();
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let addr = server.addr;
@@ -205,9 +235,7 @@ fn sighup_reloads_a_rebuilt_plugin_without_failing_a_call() {
     for _ in 0..50 {
         wait_for("Hello, you!");
     }
-    let new = dir.join("libcgreet.so.new");
-    std::fs::copy(c_plugin("chowdy"), &new).unwrap();
-    std::fs::rename(&new, &module).unwrap();
+    module.replace("chowdy");
     server.signal("HUP");
     wait_for("Howdy, you!");
     log.wait_for("reloaded", Duration::from_secs(10));
@@ -217,7 +245,6 @@ fn sighup_reloads_a_rebuilt_plugin_without_failing_a_call() {
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (calls, failures) = client.join().unwrap();
     assert!(failures.is_empty(), "{} of {calls} calls failed: {failures:#?}", failures.len());
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// (f) A module that cannot be loaded: the master exits 2 with the worker's error, once,
@@ -370,16 +397,11 @@ fn ttin_ttou_and_quit_as_gunicorn_users_expect() {
 /// `--reload`: a module file replaced by rename is served by new workers, with no signal.
 #[test]
 fn reload_flag_follows_a_replaced_module_file() {
-    let dir = std::env::temp_dir().join(format!("rj2-watch-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let module = dir.join("libcgreet.so");
-    std::fs::copy(c_plugin("cgreet"), &module).unwrap();
-    let (server, log) = Server::start_logged(&["-v", "--reload", module.to_str().unwrap()]);
+    let module = Module::new("watch", "cgreet");
+    let (server, log) = Server::start_logged(&["-v", "--reload", module.arg()]);
     let greet = r#"{"jsonrpc":"2.0","method":"cgreet.greet","params":["you"],"id":1}"#;
     assert_eq!(result(&server.post(greet).1), "Hello, you!");
-    let new = dir.join("libcgreet.so.new");
-    std::fs::copy(c_plugin("chowdy"), &new).unwrap();
-    std::fs::rename(&new, &module).unwrap();
+    module.replace("chowdy");
     log.wait_for("libcgreet.so changed: reloading", Duration::from_secs(10));
     log.wait_for("reloaded", Duration::from_secs(10));
     // The old workers take no connection once they have stopped.
@@ -387,20 +409,14 @@ fn reload_flag_follows_a_replaced_module_file() {
     for _ in 0..10 {
         assert_eq!(result(&server.post(greet).1), "Howdy, you!");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A reload whose new workers cannot load the module leaves the old workers serving.
 #[test]
 fn a_failed_reload_keeps_the_old_workers_serving() {
-    let dir = std::env::temp_dir().join(format!("rj2-badreload-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let module = dir.join("libcgreet.so");
-    std::fs::copy(c_plugin("cgreet"), &module).unwrap();
-    let (server, log) = Server::start_logged(&[module.to_str().unwrap()]);
-    let new = dir.join("libcgreet.so.new");
-    std::fs::copy(c_plugin("cbadabi"), &new).unwrap();
-    std::fs::rename(&new, &module).unwrap();
+    let module = Module::new("badreload", "cgreet");
+    let (server, log) = Server::start_logged(&[module.arg()]);
+    module.replace("cbadabi");
     server.signal("HUP");
     let text = log.wait_for("the old workers keep serving", Duration::from_secs(10));
     assert!(text.contains("reload failed") && text.contains("abi version"), "{text}");
@@ -408,7 +424,6 @@ fn a_failed_reload_keeps_the_old_workers_serving() {
     for _ in 0..10 {
         assert_eq!(result(&server.post(greet).1), "Hello, you!");
     }
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// `--max-requests`: workers retire after their share and are replaced; no call fails.
