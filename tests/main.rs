@@ -2,6 +2,7 @@
 
 mod catalog;
 mod cli;
+mod deploy;
 mod http;
 mod plugins;
 mod process;
