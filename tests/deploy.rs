@@ -381,3 +381,82 @@ fn socket_activation_with_systemd_socket_activate() {
         assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
     }
 }
+
+/// `GET /metrics` under a master, read by Prometheus's own text parser (Python
+/// `prometheus_client`): calls by method and outcome, latencies, refusals, worker starts and
+/// deaths by cause, summed over the workers.
+#[test]
+fn metrics_are_summed_over_workers_and_parse() {
+    let fault = crate::support::c_plugin("cfault");
+    let server = Server::start(&["--metrics", &fault, "sample"]);
+    let call = |body: &str| server.post(body);
+    for _ in 0..3 {
+        assert_eq!(call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#).0, 200);
+    }
+    call(r#"{"jsonrpc":"2.0","method":"no.such","id":1}"#);
+    call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1],"id":1}"#);
+    let refused = server.request(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}");
+    assert_eq!(refused.status, 415);
+    let parse = r#"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+out = []
+for family in text_string_to_metric_families(sys.stdin.read()):
+    for s in family.samples:
+        out.append([s.name, s.labels, s.value])
+print(json.dumps(out))
+"#;
+    // The page's samples, as prometheus_client reads them: (name, labels, value).
+    let samples = || -> (Vec<serde_json::Value>, String) {
+        let page = server.request(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(page.status, 200);
+        assert!(page.header("content-type").unwrap().starts_with("text/plain; version=0.0.4"));
+        let mut python = Command::new("python3")
+            .args(["-c", parse])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        python.stdin.take().unwrap().write_all(&page.body).unwrap();
+        let out = python.wait_with_output().unwrap();
+        assert!(out.status.success(), "prometheus_client refused the page: {}", String::from_utf8_lossy(&out.stderr));
+        (serde_json::from_slice(&out.stdout).unwrap(), page.body_text())
+    };
+    let value = |samples: &[serde_json::Value], name: &str, labels: serde_json::Value| -> f64 {
+        samples.iter().find(|s| s[0] == name && s[1] == labels).and_then(|s| s[2].as_f64()).unwrap_or(-1.0)
+    };
+    let calls = |samples: &[serde_json::Value]| {
+        (
+            value(samples, "runjsonrpc2_calls_total", serde_json::json!({"method": "sample.add", "outcome": "result"})),
+            value(samples, "runjsonrpc2_calls_total", serde_json::json!({"method": "(unknown)", "outcome": "-32601"})),
+            value(samples, "runjsonrpc2_calls_total", serde_json::json!({"method": "sample.add", "outcome": "-32602"})),
+            value(samples, "runjsonrpc2_http_refused_total", serde_json::json!({"status": "415"})),
+            value(samples, "runjsonrpc2_request_duration_seconds_count", serde_json::json!({})) >= 5.0,
+        )
+    };
+    // Workers send their counts once a second: look until they are in, 10 s at most.
+    let until = |done: &dyn Fn(&[serde_json::Value]) -> bool| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (s, page) = samples();
+            if done(&s) {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "counts not in after 10 s:\n{page}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    let all_in = (3.0, 1.0, 1.0, 1.0, true);
+    until(&|s| calls(s) == all_in);
+    // A worker crashes: its exit is counted by cause, and its counts are kept.
+    let mut conn = server.keep_alive();
+    assert!(Server::call_on(&mut conn, r#"{"jsonrpc":"2.0","method":"cgreet.crash","id":1}"#).is_none());
+    let after =
+        until(&|s| value(s, "runjsonrpc2_worker_exits_total", serde_json::json!({"cause": "signal SIGSEGV"})) == 1.0);
+    assert_eq!(calls(&after), all_in);
+    assert_eq!(value(&after, "runjsonrpc2_worker_starts_total", serde_json::json!({})), 3.0);
+    // Off by default.
+    let plain = Server::start(&["sample"]);
+    assert_eq!(plain.request(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").status, 404);
+}

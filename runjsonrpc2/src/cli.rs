@@ -117,6 +117,9 @@ pub struct ServeOptions {
     /// A random amount up to this is added to each worker's --max-requests
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_requests_jitter: u64,
+    /// Serve GET /metrics (Prometheus text format: calls, latencies, refusals, workers)
+    #[arg(long)]
+    pub metrics: bool,
     /// The largest request body in bytes
     #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_body)]
     pub max_body: usize,
@@ -181,6 +184,7 @@ impl ServeOptions {
         let http = &mut settings.http;
         http.timeout = (self.timeout > 0).then(|| std::time::Duration::from_secs(self.timeout));
         http.max_requests = self.max_requests.filter(|&n| n > 0);
+        http.metrics = self.metrics;
         http.host = self.host.clone();
         http.port = self.port;
         http.threads = self.threads;

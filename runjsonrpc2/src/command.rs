@@ -87,6 +87,10 @@ pub fn build(s: &Settings) -> Result<Built, CommandError> {
     for (kind, code) in &s.errors {
         rpc.map_error(kind, *code)?;
     }
+    if s.http.metrics {
+        crate::metrics::enable();
+        rpc.set_observer(Arc::new(crate::metrics::call));
+    }
     Ok(Built { rpc, loader, plugins })
 }
 
@@ -116,7 +120,8 @@ pub fn serve(s: &Settings, config: Option<&Path>, on_bound: impl FnOnce(SocketAd
             on_bound(addr);
             log::info!("listening on http://{addr}/ with {} worker(s)", s.process.workers);
         };
-        master::run(listener, &s.process, s.http.grace, &watched, ready)?;
+        let process = master::ProcessConfig { metrics: s.http.metrics, ..s.process.clone() };
+        master::run(listener, &process, s.http.grace, &watched, ready)?;
     }
     log::info!("stopped");
     Ok(())

@@ -66,6 +66,7 @@ struct File {
     reload: Option<bool>,
     max_requests: Option<u64>,
     max_requests_jitter: Option<u64>,
+    metrics: Option<bool>,
     #[serde(default)]
     methods: BTreeMap<String, String>,
     #[serde(default)]
@@ -109,6 +110,7 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         s.http.timeout = (t > 0).then(|| std::time::Duration::from_secs(t));
     }
     s.http.max_requests = file.max_requests.filter(|&n| n > 0);
+    s.http.metrics = file.metrics.unwrap_or(false);
     s.limits.max_batch = file.max_batch.unwrap_or(s.limits.max_batch);
     s.limits.max_depth = file.max_depth.unwrap_or(s.limits.max_depth);
     s.plugin_paths = file.plugin_path.unwrap_or_default().into_iter().map(near).collect();

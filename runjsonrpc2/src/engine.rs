@@ -33,11 +33,22 @@ pub struct JsonRpc {
     errors: HashMap<String, i64>,
     limits: Limits,
     resolver: Option<Arc<dyn Resolver>>,
+    observer: Option<Observer>,
 }
+
+/// Hears of every call dispatched: the method's name (or `metrics::UNKNOWN_METHOD` when it is
+/// not in the table) and `None` for a result or the error code.
+pub type Observer = Arc<dyn Fn(&str, Option<i64>) + Send + Sync>;
 
 impl Default for JsonRpc {
     fn default() -> JsonRpc {
-        JsonRpc { methods: Methods::new(), errors: HashMap::new(), limits: Limits::default(), resolver: None }
+        JsonRpc {
+            methods: Methods::new(),
+            errors: HashMap::new(),
+            limits: Limits::default(),
+            resolver: None,
+            observer: None,
+        }
     }
 }
 
@@ -59,6 +70,11 @@ impl JsonRpc {
     }
 
     /// Sets what resolves lazy `module:symbol` entries.
+    /// Sets what hears of every call (the server's `/metrics` counts).
+    pub fn set_observer(&mut self, observer: Observer) {
+        self.observer = Some(observer);
+    }
+
     pub fn set_resolver(&mut self, resolver: Arc<dyn Resolver>) {
         self.resolver = Some(resolver);
     }
@@ -203,12 +219,15 @@ impl JsonRpc {
         let Some(id) = id else {
             // A notification: run it, answer nothing, not even an error.
             let mut scratch = Vec::new();
-            let _ = self.dispatch(&method, &env, extras, &mut scratch);
+            let outcome = self.dispatch(&method, &env, extras, &mut scratch);
+            self.observe(&method, &outcome);
             return false;
         };
         out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"result\":");
         let mark = out.len();
-        match self.dispatch(&method, &env, extras, out) {
+        let outcome = self.dispatch(&method, &env, extras, out);
+        self.observe(&method, &outcome);
+        match outcome {
             Ok(()) => {
                 out.extend_from_slice(b",\"id\":");
                 out.extend_from_slice(id.as_bytes());
@@ -291,6 +310,26 @@ impl JsonRpc {
                 }
                 Err(Failure::NotFound(Some(format!("{target} could not be loaded"))))
             }
+        }
+    }
+
+    /// Tells the observer, if any, how a call ended.
+    fn observe(&self, method: &str, outcome: &Result<(), Failure>) {
+        let Some(observer) = &self.observer else { return };
+        match outcome {
+            Ok(()) => observer(method, None),
+            Err(Failure::NotFound(None)) => observer(crate::metrics::UNKNOWN_METHOD, Some(error::METHOD_NOT_FOUND)),
+            Err(failure) => observer(method, Some(self.code_of(failure))),
+        }
+    }
+
+    /// The error code a failure is answered with.
+    fn code_of(&self, failure: &Failure) -> i64 {
+        match failure {
+            Failure::NotFound(_) => error::METHOD_NOT_FOUND,
+            Failure::InvalidParams(_) => error::INVALID_PARAMS,
+            Failure::Internal(_) => error::INTERNAL_ERROR,
+            Failure::App(e) => self.errors.get(&e.kind).copied().unwrap_or(error::SERVER_ERROR),
         }
     }
 

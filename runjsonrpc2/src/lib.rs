@@ -10,6 +10,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod master;
+pub mod metrics;
 pub mod plugin;
 pub mod procedure;
 pub mod request;

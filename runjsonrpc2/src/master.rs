@@ -26,11 +26,13 @@ pub struct ProcessConfig {
     pub reload: bool,
     /// A worker's `max_requests` is raised by a random amount below this plus one.
     pub max_requests_jitter: u64,
+    /// Add up the workers' counts for `/metrics` (set from the HTTP settings).
+    pub metrics: bool,
 }
 
 impl Default for ProcessConfig {
     fn default() -> ProcessConfig {
-        ProcessConfig { workers: DEFAULT_WORKERS, reload: false, max_requests_jitter: 0 }
+        ProcessConfig { workers: DEFAULT_WORKERS, reload: false, max_requests_jitter: 0, metrics: false }
     }
 }
 
@@ -102,6 +104,8 @@ struct Worker {
     failure: Option<String>,
     /// Told to stop: when it gets SIGKILL if still running.
     kill_at: Option<Instant>,
+    /// Its counts for `/metrics`, as it last sent them.
+    counts: Option<crate::metrics::Snapshot>,
 }
 
 impl Worker {
@@ -156,6 +160,11 @@ pub fn run(
         booted: false,
         stopping: None,
         grace,
+        page: config.metrics.then(|| Page {
+            path: std::env::temp_dir().join(format!("runjsonrpc2-{}.metrics", std::process::id())),
+            counts: crate::metrics::Snapshot::default(),
+            dirty: true,
+        }),
     };
     let mut watch = config.reload.then(|| Watch::new(watched()));
     let mut on_ready = Some(on_ready);
@@ -188,6 +197,8 @@ pub fn run(
             master.commit(generation);
         }
         master.maintain();
+        // After the replacements have started, so a death and its replacement show together.
+        master.write_page();
         if let Some(watch) = watch.as_mut()
             && let Some(changed) = watch.changed()
             && master.reload(&format!("{} changed", changed.display()))
@@ -199,6 +210,9 @@ pub fn run(
     };
     handle.close();
     let _ = signal_thread.join();
+    if let Some(page) = &master.page {
+        let _ = std::fs::remove_file(&page.path);
+    }
     result
 }
 
@@ -226,9 +240,35 @@ struct Master {
     /// Stopping: when the workers left get SIGKILL.
     stopping: Option<Instant>,
     grace: Duration,
+    /// The `/metrics` page the workers serve, when counting.
+    page: Option<Page>,
+}
+
+/// The master's side of `/metrics`: its own counts plus those of the workers that have
+/// ended, and the file the page is written to.
+struct Page {
+    path: PathBuf,
+    counts: crate::metrics::Snapshot,
+    dirty: bool,
 }
 
 impl Master {
+    /// Writes the `/metrics` page (by rename, so a worker never reads half of it) when a
+    /// count has changed.
+    fn write_page(&mut self) {
+        let Some(page) = self.page.as_mut().filter(|p| p.dirty) else { return };
+        page.dirty = false;
+        let mut total = page.counts.clone();
+        for counts in self.workers.iter().filter_map(|w| w.counts.as_ref()) {
+            total.add(counts);
+        }
+        let partial = page.path.with_extension("metrics.new");
+        let written = std::fs::write(&partial, total.render(true)).and_then(|()| std::fs::rename(&partial, &page.path));
+        if let Err(e) = written {
+            log::warn!("cannot write the metrics page {}: {e}", page.path.display());
+        }
+    }
+
     fn worker(&mut self, pid: u32) -> Option<&mut Worker> {
         self.workers.iter_mut().find(|w| w.pid == pid)
     }
@@ -245,6 +285,7 @@ impl Master {
             .env_remove("LISTEN_FDS")
             .env_remove("LISTEN_PID")
             .env_remove("LISTEN_FDNAMES")
+            .envs(self.page.as_ref().map(|p| (crate::metrics::PAGE_VAR, p.path.clone())))
             .stdin(Stdio::from(socket))
             .stdout(Stdio::from(OwnedFd::from(theirs)))
             .stderr(Stdio::inherit())
@@ -272,7 +313,12 @@ impl Master {
             crashed_in: None,
             failure: None,
             kill_at: None,
+            counts: None,
         });
+        if let Some(page) = &mut self.page {
+            page.counts.worker_starts += 1;
+            page.dirty = true;
+        }
         Ok(())
     }
 
@@ -369,6 +415,15 @@ impl Master {
             "ready" => {}
             "failed" => w.failure = Some(rest.to_owned()),
             "crash" => w.crashed_in = Some(rest.to_owned()),
+            "metrics" => match serde_json::from_str(rest) {
+                Ok(counts) => {
+                    w.counts = Some(counts);
+                    if let Some(page) = &mut self.page {
+                        page.dirty = true;
+                    }
+                }
+                Err(e) => log::warn!("worker {pid} sent counts that do not read: {e}"),
+            },
             "retiring" => {
                 log::warn!("worker {pid} retires: {rest}; starting another");
                 if w.state != State::Stopping {
@@ -425,6 +480,19 @@ impl Master {
         self.workers = alive;
         for w in dead {
             let status = w.exit.expect("exited").0;
+            if let Some(page) = &mut self.page {
+                let cause = match (w.state, status.signal()) {
+                    (State::Booting, _) => "failed to start".to_owned(),
+                    (_, Some(signal)) => format!("signal {}", signal_name(signal)),
+                    (State::Stopping | State::Retiring, None) if status.success() => "stopped or retired".to_owned(),
+                    (_, None) => format!("exit code {}", status.code().unwrap_or(-1)),
+                };
+                *page.counts.worker_exits.entry(cause).or_default() += 1;
+                if let Some(counts) = &w.counts {
+                    page.counts.add(counts);
+                }
+                page.dirty = true;
+            }
             let how = describe(status);
             let running = w.crashed_in.as_deref().map(|m| format!(" while running {m}")).unwrap_or_default();
             match w.state {

@@ -87,13 +87,20 @@ pub fn run(settings: &Settings) -> u8 {
     }
     tell("ready");
     log::debug!("worker ready");
-    match running.wait() {
+    if http.metrics {
+        send_counts(tell.clone());
+    }
+    let code = match running.wait() {
         Ok(()) => 0,
         Err(e) => {
             log::error!("{e}");
             1
         }
+    };
+    if http.metrics {
+        tell_counts(&*tell);
     }
+    code
 }
 
 /// Takes the listening socket (stdin) and the master's socket (stdout) as descriptors of our
@@ -152,6 +159,24 @@ fn listen_to_signals(stopper: Stopper) -> std::io::Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// Sends this worker's counts for `/metrics` to the master once a second.
+fn send_counts(tell: Arc<impl Fn(&str) + Send + Sync + 'static>) {
+    let spawned = std::thread::Builder::new().name("rpc-metrics".into()).spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+            tell_counts(&*tell);
+        }
+    });
+    if let Err(e) = spawned {
+        log::warn!("cannot start the thread sending counts for /metrics: {e}");
+    }
+}
+
+fn tell_counts(tell: &impl Fn(&str)) {
+    let counts = serde_json::to_string(&crate::metrics::snapshot()).expect("counts serialize");
+    tell(&format!("metrics {counts}"));
 }
 
 /// A number in `0..n` that differs between processes (for the `max_requests` jitter).

@@ -134,7 +134,7 @@ fn answer(shared: &Shared, call: Call) {
     let request = call.request;
     let spawned = std::thread::Builder::new().name("rpc-overdue".into()).spawn(move || {
         let answer = if answered { Answer::Json(&out) } else { Answer::NoContent };
-        Wire::new().send(request, answer, true);
+        super::exit::answer(&mut Wire::new(), request, answer, true);
     });
     if let Err(e) = spawned {
         log::error!("cannot start a thread to answer an overdue call ({e}): its client gets no answer");

@@ -3,7 +3,7 @@
 //! | way | through | then the connection |
 //! | --- | --- | --- |
 //! | [`respond`], [`reply`] | tiny_http's `Request::respond`: refusals, `/health`, files | tiny_http drains an unread announced body, then reads the next request or closes as asked |
-//! | [`composed`] | `Request::into_writer`: the RPC path's answers framed by `wire.rs`, bodies read to the end | the same |
+//! | [`answer`], [`composed`] | `Request::into_writer`: the RPC path's answers framed by `wire.rs`, bodies read to the end | the same |
 //! | [`strand`] | `Request::upgrade`, with `Connection: close`; the stream is never dropped | is never read again (a request tiny_http read behind it is discarded) |
 //! | [`discard`] | `mem::forget`: a request read behind a stranded one | is never answered |
 //!
@@ -11,6 +11,7 @@
 //! a call thread does that (`pool.rs` logs it). Write errors (a client gone, the write
 //! timeout) are ignored on every way: the connection ends with them.
 
+use super::wire::{Answer, Wire};
 use std::io::Write;
 use tiny_http::{Header, Request, Response, StatusCode};
 
@@ -18,6 +19,9 @@ use tiny_http::{Header, Request, Response, StatusCode};
 /// lets the compiler inline tiny_http's header checks into it: callgrind counts ~100
 /// instructions a request fewer than with a call site per kind of answer.)
 pub(crate) fn respond(request: Request, status: u16, headers: Vec<Header>, body: &[u8]) {
+    if status >= 400 {
+        crate::metrics::refused(status);
+    }
     let response =
         Response::new(StatusCode(status), headers, body, Some(body.len()), None).with_chunked_threshold(usize::MAX);
     let _ = request.respond(response);
@@ -30,6 +34,13 @@ pub(crate) fn reply(request: Request, status: u16, message: &str, header: Option
     let mut headers = vec![Header::from_bytes(&b"Content-Type"[..], &b"text/plain; charset=utf-8"[..]).expect("valid")];
     headers.extend(header);
     respond(request, status, headers, text.as_bytes());
+}
+
+/// Answers `request`, whose body was read to the end, as `wire` frames it; with `close`, the
+/// answer asks the client to close the connection (the server stops).
+pub(crate) fn answer(wire: &mut Wire, request: Request, answer: Answer<'_>, close: bool) {
+    let (head, rest) = wire.frame(&request, answer, close);
+    composed(request, head, rest);
 }
 
 /// Writes an answer composed whole (`head`, then `rest` when the body was not copied behind
@@ -45,6 +56,8 @@ pub(crate) fn composed(request: Request, head: &[u8], rest: &[u8]) {
 /// drains this body nor reads its rest as the next request. The connection keeps one parked
 /// tiny_http thread and its socket until the process exits (see `guard.rs` for the bound).
 pub(crate) fn strand(request: Request, status: u16, message: &str) {
+    crate::metrics::refused(status);
+    crate::metrics::stranded();
     let body = format!("{message}\n");
     // tiny_http writes an upgraded response with no Content-Length, so a client would wait for
     // a close that never comes; the length and `Connection: close` ride on the `Upgrade` value,

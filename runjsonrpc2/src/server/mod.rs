@@ -51,6 +51,8 @@ pub struct HttpConfig {
     pub timeout: Option<Duration>,
     /// A supervised server retires after this many requests; `None` for never.
     pub max_requests: Option<u64>,
+    /// Serve `GET /metrics` (see `metrics.rs`).
+    pub metrics: bool,
 }
 
 impl Default for HttpConfig {
@@ -66,6 +68,7 @@ impl Default for HttpConfig {
             write_timeout: Duration::from_secs(30),
             timeout: Some(Duration::from_secs(30)),
             max_requests: None,
+            metrics: false,
         }
     }
 }

@@ -88,6 +88,7 @@ pub(crate) fn handle(
             return refuse_unread(request, shared, unread);
         }
         out.clear();
+        let started = config.metrics.then(std::time::Instant::now);
         // With a deadline the request waits in the thread's slot, where the watchdog can
         // answer it in time if the calls do not return.
         let (request, answered) = match slot {
@@ -100,11 +101,19 @@ pub(crate) fn handle(
         };
         let Some(request) = request else { return }; // answered at the deadline
         let answer = if answered { Answer::Json(out) } else { Answer::NoContent };
-        return wire.send(request, answer, shared.stopper.closing());
+        exit::answer(wire, request, answer, shared.stopper.closing());
+        if let Some(started) = started {
+            crate::metrics::latency(started.elapsed());
+        }
+        return;
     }
     let get = matches!(request.method(), Method::Get | Method::Head);
     match config.static_dir.as_deref() {
         _ if get && path == "/health" => reply(request, 200, "ok", None),
+        _ if get && path == "/metrics" && config.metrics => {
+            let kind = Header::from_bytes(&b"Content-Type"[..], &b"text/plain; version=0.0.4; charset=utf-8"[..]);
+            exit::respond(request, 200, vec![kind.expect("valid header")], crate::metrics::page().as_bytes())
+        }
         Some(root) if get => {
             let path = path.to_owned();
             serve_file(request, root, &path)

@@ -51,16 +51,19 @@ impl Wire {
         Wire { buf: Vec::new(), second: u64::MAX, date: String::new(), close: false }
     }
 
-    /// Answers `request`, whose body must have been read to the end, through
-    /// `exit::composed`. With `close`, the answer asks the client to close the connection
-    /// (the server stops).
-    pub(crate) fn send(&mut self, request: tiny_http::Request, answer: Answer<'_>, close: bool) {
+    /// The answer to `request` framed at the current time: the head (with the body when it
+    /// is copied behind it) and the rest of the body, to be written in that order (see
+    /// `exit::answer`). With `close`, it asks the client to close the connection.
+    pub(crate) fn frame<'b>(
+        &mut self,
+        request: &tiny_http::Request,
+        answer: Answer<'b>,
+        close: bool,
+    ) -> (&[u8], &'b [u8]) {
         let version = request.http_version();
-        let (major, minor) = (version.0, version.1);
         let rest = answer.uncopied();
         self.close = close;
-        let head = self.compose((major, minor), answer, SystemTime::now(), rest.is_empty());
-        super::exit::composed(request, head, rest);
+        (self.compose((version.0, version.1), answer, SystemTime::now(), rest.is_empty()), rest)
     }
 
     /// The answer as `Request::respond` frames it for an HTTP/`major`.`minor` request at `now`
