@@ -217,3 +217,29 @@ fn readme_config_and_plugin_examples() {
         assert!(hello.contains(line), "README's plugin example line not in the hello plugin: {line}");
     }
 }
+
+/// A module given as a bare file name is the file in the current directory, not a library
+/// of that name on the system's search path.
+#[test]
+fn a_bare_file_name_is_loaded_from_the_current_directory() {
+    let dir = std::env::temp_dir().join(format!("rj2-bare-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(crate::support::plugin_dir().join("libhello.so"), dir.join("hello2.so")).unwrap();
+    let out = std::process::Command::new(crate::support::bin())
+        .current_dir(&dir)
+        .args(["list", "hello2.so"])
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.starts_with("hello ") && text.contains("(./hello2.so)") && text.contains("hello.greeting"), "{text}");
+}
+
+/// `--map` alone is something to serve: no module is needed.
+#[test]
+fn maps_alone_are_served() {
+    let server = crate::support::Server::start(&["--map", "calc.add=sample:add"]);
+    let (status, body) = server.post(r#"{"jsonrpc":"2.0","method":"calc.add","params":[2,3],"id":1}"#);
+    assert_eq!((status, body.as_str()), (200, r#"{"jsonrpc":"2.0","result":5,"id":1}"#));
+}

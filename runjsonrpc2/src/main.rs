@@ -52,7 +52,7 @@ fn run(cli: Cli) -> Result<(), CommandError> {
             println!("{result}");
             Ok(())
         }
-        None if cli.modules.is_empty() => {
+        None if cli.modules.is_empty() && cli.common.map.is_empty() => {
             Err(CommandError::Usage("no module given: try `runjsonrpc2 hello` or `runjsonrpc2 --help`".into()))
         }
         None => {

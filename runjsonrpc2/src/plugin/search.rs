@@ -40,7 +40,11 @@ impl SearchPath {
     /// nothing odd reaches the dynamic loader.
     pub fn find(&self, module: &str) -> Result<Found, String> {
         if is_path(module) {
-            return Ok(Found::File(PathBuf::from(module)));
+            // A bare file name is the file in the current directory, as it is checked: the
+            // dynamic loader would search the system's library path for it instead.
+            let path = Path::new(module);
+            let in_a_dir = path.parent().is_some_and(|d| !d.as_os_str().is_empty());
+            return Ok(Found::File(if in_a_dir { path.to_path_buf() } else { Path::new(".").join(path) }));
         }
         let valid = !module.is_empty()
             && module.len() <= 255
