@@ -135,8 +135,11 @@ fn bad_http() {
 /// Content-Length that does not parse (`Connection: close`, and nothing more is read).
 #[test]
 fn requests_hidden_in_bodies_never_run() {
-    let server = Server::start(&["--no-prefix", "--max-body", "100", "sample"]);
-    let hidden = post_request("/", "application/json", br#"{"jsonrpc":"2.0","method":"add","params":[40,2],"id":7}"#);
+    // One process, counting calls (/metrics): the hidden request calls `subtract`, which
+    // nothing else here calls, so its count proves whether it ever ran.
+    let server = Server::start(&["--no-prefix", "--max-body", "100", "--workers", "0", "--metrics", "sample"]);
+    let hidden =
+        post_request("/", "application/json", br#"{"jsonrpc":"2.0","method":"subtract","params":[40,2],"id":7}"#);
     let chunked = |body: &[u8]| {
         let mut r =
             b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -212,6 +215,9 @@ fn requests_hidden_in_bodies_never_run() {
     assert!(answer.status == 400 && close, "{answer:?}");
     silent(conn, reader);
     still_serves(&server);
+    let metrics = server.request(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body_text();
+    assert!(metrics.contains("runjsonrpc2_calls_total{method=\"add\",outcome=\"result\"}"), "{metrics}");
+    assert!(!metrics.contains("subtract"), "a hidden request ran:\n{metrics}");
 }
 
 /// Nothing more comes on a connection after its answer: a hidden request would be answered
@@ -264,15 +270,11 @@ fn clients_that_hang_up() {
     conn.write_all(b"POST / HT").unwrap();
     drop(conn);
     still_serves(&server);
-    // The answer arrives whole even when read one byte at a time.
+    // The answer arrives whole, and right, when read one byte at a time.
     let mut conn = server.connect();
     conn.write_all(&post_request("/", "application/json", OK_CALL.as_bytes())).unwrap();
-    let mut byte = [0u8; 1];
-    let mut got = Vec::new();
-    while !got.ends_with(b"\"id\":1}") {
-        conn.read_exact(&mut byte).unwrap();
-        got.push(byte[0]);
-    }
+    let answer = read_response(&mut BufReader::with_capacity(1, conn)).expect("an answer");
+    assert_eq!((answer.status, answer.body_text()), (200, r#"{"jsonrpc":"2.0","result":3,"id":1}"#.to_owned()));
     still_serves(&server);
 }
 

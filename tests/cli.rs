@@ -75,7 +75,18 @@ fn stdio_lines() {
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines.len(), 3, "{out}");
     assert_eq!(lines[0], r#"{"jsonrpc":"2.0","result":3,"id":1}"#);
-    assert!(lines[1].contains("-32700"));
+    let parse: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+    assert_eq!(
+        (&parse["jsonrpc"], &parse["error"]["code"], &parse["error"]["message"], &parse["id"]),
+        (
+            &serde_json::json!("2.0"),
+            &serde_json::json!(-32700),
+            &serde_json::json!("Parse error"),
+            &serde_json::Value::Null
+        ),
+        "{}",
+        lines[1]
+    );
     assert_eq!(
         lines[2],
         r#"[{"jsonrpc":"2.0","result":"Hello, world!","id":"a"},{"jsonrpc":"2.0","error":{"code":-32603,"message":"Internal error"},"id":"b"}]"#

@@ -67,7 +67,13 @@ fn methods_paths_and_statuses() {
     assert_eq!((note.status, note.body.len()), (204, 0));
     let (status, body) = server.post("{");
     assert_eq!(status, 200);
-    assert!(body.contains("-32700"));
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["error"]["code"], -32700, "{body}");
+    assert_eq!(
+        (&answer["error"]["message"], &answer["id"]),
+        (&serde_json::json!("Parse error"), &serde_json::Value::Null)
+    );
+    assert!(answer["error"]["data"].as_str().is_some_and(|d| d.contains("EOF")), "{body}");
     // Over --max-body: 413; at the limit: served.
     let big = format!(r#"{{"jsonrpc":"2.0","method":"echo","params":["{}"],"id":1}}"#, "x".repeat(200));
     assert_eq!(server.request(&post_request("/", "application/json", big.as_bytes())).status, 413);

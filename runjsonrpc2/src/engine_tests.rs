@@ -348,24 +348,44 @@ fn lazy_entries_cache_only_success() {
     assert_eq!(resolver.0.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
+/// Methods are added and removed while four threads call another: every call is answered,
+/// and calls were answered while the table changed (not all before or after).
 #[test]
 fn table_changes_while_serving() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let rpc = Arc::new(sample());
+    let (calls, stop) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicBool::new(false)));
     let req = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
     let workers: Vec<_> = (0..4)
         .map(|_| {
-            let rpc = rpc.clone();
+            let (rpc, calls, stop) = (rpc.clone(), calls.clone(), stop.clone());
             std::thread::spawn(move || {
-                (0..2000).filter(|_| run(&rpc, req, &Extras::new()).unwrap().contains("\"result\":3")).count()
+                let mut wrong = 0;
+                while !stop.load(Ordering::SeqCst) {
+                    wrong += usize::from(!run(&rpc, req, &Extras::new()).unwrap().contains("\"result\":3"));
+                    calls.fetch_add(1, Ordering::SeqCst);
+                }
+                wrong
             })
         })
         .collect();
+    while calls.load(Ordering::SeqCst) < 4 {
+        std::thread::yield_now();
+    }
+    let before = calls.load(Ordering::SeqCst);
     for i in 0..2000 {
         rpc.insert(&format!("m{i}"), procedure(&[], || Ok(())).unwrap());
         rpc.remove(&format!("m{}", i / 2));
+        if i % 100 == 0 {
+            std::thread::yield_now();
+        }
     }
-    let answered: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
-    assert_eq!(answered, 8000);
+    let during = calls.load(Ordering::SeqCst) - before;
+    stop.store(true, Ordering::SeqCst);
+    let wrong: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
+    assert_eq!(wrong, 0);
+    assert!(during > 0, "no call was answered while the table changed");
+    assert!(rpc.contains("m1999") && !rpc.contains("m0"));
 }
 
 #[test]
@@ -386,4 +406,51 @@ fn signatures() {
     }
     let e = procedure(&["a"], |a: i64, b: i64| Ok(a + b)).err().unwrap();
     assert_eq!(e.to_string(), "1 parameters declared, the procedure takes 2");
+}
+
+/// The nesting of params as `depth` counts it: brackets inside strings do not count, and
+/// closing brackets do.
+#[test]
+fn depth_of_params() {
+    let siblings = format!("[{}]", vec!["[1]"; 200].join(","));
+    let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    #[rustfmt::skip]
+    let cases: Vec<(String, usize)> = vec![
+        ("1".into(), 0),
+        ("[]".into(), 1),
+        (r#"{"a":{"b":[]}}"#.into(), 3),
+        (siblings, 2),
+        (r#"["[[[[", "{{{{"]"#.into(), 1),
+        (r#"["a\"[[[", "\\", [1]]"#.into(), 2),
+        (deep(128), 128),
+        (deep(129), 129),
+        (format!("[{},{}]", deep(3), deep(2)), 4),
+    ];
+    for (json, want) in cases {
+        assert_eq!(super::depth(&json), want, "{json}");
+    }
+}
+
+/// Through the engine with `max_depth` 2: long but shallow params pass, deep ones (and only
+/// those) are refused, however many brackets their strings hold.
+#[test]
+fn max_depth_counts_nesting_not_length() {
+    let mut rpc = sample();
+    rpc.set_limits(crate::Limits { max_depth: 2, ..crate::Limits::default() });
+    let sum = |params: &str| {
+        run(&rpc, &format!(r#"{{"jsonrpc":"2.0","method":"sum","params":{params},"id":1}}"#), &Extras::new()).unwrap()
+    };
+    let long = format!("[{}]", vec!["1"; 200].join(","));
+    #[rustfmt::skip]
+    let cases: Vec<(String, &str)> = vec![
+        (long, r#""result":200"#),
+        (format!("{{\"args\": [{}]}}", vec!["1"; 100].join(",")), "-32602"),
+        ("[[1]]".into(), "-32602"),
+        (format!("[[\"{}\"]]", "[".repeat(200)), "-32602"),
+        ("[[[1]]]".into(), "-32600"),
+    ];
+    for (params, want) in cases {
+        let answer = sum(&params);
+        assert!(answer.contains(want), "{params}: {answer}");
+    }
 }
