@@ -51,7 +51,17 @@ impl std::fmt::Display for CommandError {
     }
 }
 
-impl std::error::Error for CommandError {}
+impl std::error::Error for CommandError {
+    /// The wrapped error's own source (its message is this one's), so `{:#}` prints each once.
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            CommandError::Serve(e) => e.source(),
+            CommandError::Master(e) => e.source(),
+            CommandError::Plugin(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 macro_rules! from {
     ($($t:ty => $v:ident),*) => {$(

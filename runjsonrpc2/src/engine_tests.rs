@@ -454,3 +454,34 @@ fn max_depth_counts_nesting_not_length() {
         assert!(answer.contains(want), "{params}: {answer}");
     }
 }
+
+/// Failures read as errors: their messages, and an application error as their source.
+#[test]
+fn failures_are_errors() {
+    use crate::error::{AppError, Failure};
+    use std::error::Error;
+    #[rustfmt::skip]
+    let cases = [
+        (Failure::NotFound(None), "method not found"),
+        (Failure::NotFound(Some("sample:x: no such symbol".into())), "method not found: sample:x: no such symbol"),
+        (Failure::InvalidParams("missing parameter \"b\"".into()), "invalid params: missing parameter \"b\""),
+        (Failure::Internal("procedure panicked: boom".into()), "internal error: procedure panicked: boom"),
+        (Failure::App(AppError::new("Busy", "try later")), "application error Busy: try later"),
+    ];
+    for (failure, text) in cases {
+        assert_eq!(failure.to_string(), text);
+        assert_eq!(failure.source().is_some(), matches!(failure, Failure::App(_)), "{text}");
+    }
+}
+
+/// Data that cannot be serialized is not dropped: the client reads why.
+#[test]
+fn app_error_data_that_cannot_be_serialized_says_so() {
+    let mut map = std::collections::HashMap::new();
+    map.insert(vec![1u8], 1); // JSON object keys must be strings
+    let e = crate::error::AppError::new("Bad", "x").with_data(&map);
+    let data = e.data.expect("data").get().to_owned();
+    assert!(data.starts_with("\"the error's data could not be serialized:"), "{data}");
+    let ok = crate::error::AppError::new("Busy", "x").with_data(&serde_json::json!({"retry": 3}));
+    assert_eq!(ok.data.unwrap().get(), r#"{"retry":3}"#);
+}

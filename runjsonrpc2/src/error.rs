@@ -46,9 +46,14 @@ impl AppError {
         AppError { kind: kind.into(), message: message.into(), data: None }
     }
 
-    /// Attaches `data`, serialized to JSON.
+    /// Attaches `data`, serialized to JSON. Data that cannot be serialized (a map with
+    /// non-string keys, say) is replaced by a string saying why, so the client learns of it.
     pub fn with_data(mut self, data: &impl serde::Serialize) -> AppError {
-        self.data = serde_json::value::to_raw_value(data).ok();
+        let raw = serde_json::value::to_raw_value(data).unwrap_or_else(|e| {
+            let why = format!("the error's data could not be serialized: {e}");
+            serde_json::value::to_raw_value(&why).expect("a string serializes")
+        });
+        self.data = Some(raw);
         self
     }
 }
@@ -72,6 +77,27 @@ pub enum Failure {
     App(AppError),
     /// The procedure failed in a way the client cannot fix (-32603): a panic, bad output.
     Internal(String),
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::NotFound(None) => f.write_str("method not found"),
+            Failure::NotFound(Some(detail)) => write!(f, "method not found: {detail}"),
+            Failure::InvalidParams(detail) => write!(f, "invalid params: {detail}"),
+            Failure::App(e) => write!(f, "application error {e}"),
+            Failure::Internal(detail) => write!(f, "internal error: {detail}"),
+        }
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Failure::App(e) => Some(e),
+            _ => None,
+        }
+    }
 }
 
 impl Failure {

@@ -93,9 +93,9 @@ pub enum ServeError {
 impl std::fmt::Display for ServeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ServeError::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
-            ServeError::Signals(e) => write!(f, "cannot install signal handlers: {e}"),
-            ServeError::Accept(e) => write!(f, "accepting connections failed: {e}"),
+            ServeError::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
+            ServeError::Signals(_) => write!(f, "cannot install signal handlers"),
+            ServeError::Accept(_) => write!(f, "accepting connections failed"),
             ServeError::Stranded => write!(
                 f,
                 "stopped after {} connections were stranded by refused bodies (or {} requests behind them)",
@@ -109,7 +109,25 @@ impl std::fmt::Display for ServeError {
     }
 }
 
-impl std::error::Error for ServeError {}
+impl std::error::Error for ServeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ServeError::Bind { source, .. } | ServeError::Signals(source) | ServeError::Accept(source) => Some(source),
+            ServeError::Stranded | ServeError::AcceptDied => None,
+        }
+    }
+}
+
+/// An error and its sources, `outer: inner`.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(&format!(": {e}"));
+        source = e.source();
+    }
+    text
+}
 
 /// Called once, with the reason, when a supervised server retires: it stops taking work,
 /// finishes its calls and ends serving with `Ok`, for a fresh process to take its place.
@@ -267,11 +285,12 @@ impl Stopper {
     /// Something is wrong with this server: a supervised one retires, an unsupervised one
     /// stops and serving ends with `error` (the first one; a fault during a stop is none).
     pub(crate) fn fail(&self, error: ServeError) {
+        let text = chain(&error);
         if self.0.retire.is_some() {
-            return self.retire(&error.to_string());
+            return self.retire(&text);
         }
         if !self.stopping() {
-            log::error!("{error}; shutting down");
+            log::error!("{text}; shutting down");
             self.0.error.lock().unwrap_or_else(|e| e.into_inner()).get_or_insert(error);
         }
         self.stop();
