@@ -101,7 +101,7 @@ fn exit_codes_for_bad_setups() {
         (&["--map", "x=nocolon", "hello"], "bad lazy target"),
         (&["--map", "x=bad name:sym", "hello"], "bad module name"),
         (&["--error", "E=-32700", "hello"], "reserved"),
-        (&["--host", "256.0.0.1", "hello"], "cannot listen on 256.0.0.1:8080: failed to lookup address"),
+        (&["--host", "256.0.0.1", "hello"], "cannot listen on 256.0.0.1:0: failed to lookup address"),
         (&["serve", "/nonexistent/run.toml"], "/nonexistent/run.toml: No such file"),
     ];
     for (args, want) in cases {
