@@ -110,9 +110,8 @@ fn conformance_through_nginx() {
     let Some(nginx) = nginx_binary() else { return };
     let server = Server::start(&["--no-prefix", "sample"]);
     let proxy = Nginx::start(nginx, &[server.addr]);
-    let shared = root().join("../shared/conformance/check.py");
-    let check = if shared.is_file() { shared } else { root().join("tests/conformance/check.py") };
-    let out = Command::new("python3").arg(check).arg(format!("http://{}/", proxy.addr)).output().unwrap();
+    let checker = crate::support::conformance_checker();
+    let out = Command::new("python3").arg(checker).arg(format!("http://{}/", proxy.addr)).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.trim_end().ends_with("20 passed, 0 failed"), "{text}{}", String::from_utf8_lossy(&out.stderr));
     let notification = r#"{"jsonrpc":"2.0","method":"add","params":[1,2]}"#;

@@ -1,16 +1,14 @@
 //! The HTTP server: conformance vectors, content types, methods, status codes, keep-alive, signals.
 
-use crate::support::{Server, post_request, read_response, root};
+use crate::support::{Server, post_request, read_response};
 use std::io::{BufReader, Read, Write};
 use std::process::Command;
 
 #[test]
 fn conformance_check_py() {
     let server = Server::start(&["--no-prefix", "sample"]);
-    // The shared kit beside the checkout when there is one, else the copy in tests/conformance.
-    let shared = root().join("../shared/conformance/check.py");
-    let check = if shared.is_file() { shared } else { root().join("tests/conformance/check.py") };
-    let out = Command::new("python3").arg(check).arg(server.url()).output().expect("python3 runs");
+    let checker = crate::support::conformance_checker();
+    let out = Command::new("python3").arg(checker).arg(server.url()).output().expect("python3 runs");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.trim_end().ends_with("20 passed, 0 failed"), "{text}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success());

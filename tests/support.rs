@@ -12,6 +12,13 @@ pub fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
+/// The conformance checker: the shared kit's beside the checkout when there is one, else the
+/// copy in tests/conformance.
+pub fn conformance_checker() -> PathBuf {
+    let shared = root().join("../shared/conformance/check.py");
+    if shared.is_file() { shared } else { root().join("tests/conformance/check.py") }
+}
+
 /// The runjsonrpc2 binary cargo built for these tests.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_runjsonrpc2")
