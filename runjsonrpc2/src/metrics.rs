@@ -35,7 +35,7 @@ pub struct Snapshot {
     pub calls: BTreeMap<String, BTreeMap<String, u64>>,
     /// Requests refused, by HTTP status.
     pub refused: BTreeMap<u16, u64>,
-    /// Latency histogram: counts per bucket of [`BOUNDS`] and one above them, and the sum.
+    /// Latency histogram: counts per bucket of `BOUNDS` and one above them, and the sum.
     pub latency: Vec<u64>,
     pub latency_sum: f64,
     pub stranded: u64,

@@ -41,7 +41,7 @@ pub enum BodyError {
 }
 
 /// Parses `body` (already known to be UTF-8) with at most `max_batch` batch members: the
-/// common shapes in one pass of our own ([`crate::scan`]), everything else with serde_json.
+/// common shapes in one pass of our own (`scan.rs`), everything else with serde_json.
 pub fn parse(body: &str, max_batch: usize) -> Result<Body<'_>, BodyError> {
     match crate::scan::body(body, max_batch) {
         Some(parsed) => Ok(parsed),
