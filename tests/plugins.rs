@@ -196,3 +196,38 @@ fn eight_threads_share_a_plugin() {
         t.join().unwrap();
     }
 }
+
+/// The library's server entry keeps the engine shared: methods added and removed through it
+/// while clients call over HTTP are served at once, and every call is answered.
+#[test]
+fn the_table_changes_while_the_server_serves() {
+    use runjsonrpc2::server::{HttpConfig, bind};
+    use runjsonrpc2::{Extras, procedure};
+    let config = HttpConfig { port: 0, ..HttpConfig::default() };
+    let listening = bind(&config).expect("binds 127.0.0.1:0");
+    let addr = listening.local_addr();
+    let (rpc, loader) = engine();
+    loader.register(&rpc, "sample", true).unwrap();
+    let rpc = Arc::new(rpc);
+    let (stopper, running) = listening.start(rpc.clone(), Arc::new(Extras::new()), None);
+    let call = move |method: &str| {
+        let body = format!(r#"{{"jsonrpc":"2.0","method":"{method}","params":[2,3],"id":1}}"#);
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        std::io::Write::write_all(&mut conn, &crate::support::post_request("/", "application/json", body.as_bytes()))
+            .unwrap();
+        crate::support::read_response(&mut std::io::BufReader::new(conn)).expect("an answer").body_text()
+    };
+    let clients: Vec<_> = (0..3)
+        .map(|_| std::thread::spawn(move || (0..300).filter(|_| call("sample.add").contains(r#""result":5"#)).count()))
+        .collect();
+    for i in 0..300 {
+        rpc.insert(&format!("m{i}"), procedure(&["a", "b"], |a: i64, b: i64| Ok(a * b)).unwrap());
+        rpc.remove(&format!("m{}", i / 2));
+    }
+    assert_eq!(call("m299"), r#"{"jsonrpc":"2.0","result":6,"id":1}"#);
+    assert!(call("m0").contains("-32601"));
+    let answered: usize = clients.into_iter().map(|c| c.join().unwrap()).sum();
+    assert_eq!(answered, 900);
+    stopper.stop();
+    running.wait().expect("a clean stop");
+}
