@@ -4,7 +4,8 @@
 Usage: python3 bench/soak.py [SECONDS] [THREADS]      (defaults: 60 s, 8 threads)
 
 Builds nothing: run `cargo build --release` first. Starts
-`target/release/runjsonrpc2 --port 0 --no-prefix sample` (loopback only), then each thread
+`target/release/runjsonrpc2 --port 0 --no-prefix sample` (loopback only; a master and its
+workers, whose RSS is summed), then each thread
 loops over keep-alive HTTP: single calls, notifications, batches, invalid JSON, invalid
 requests, panicking procedures and application errors. Every call that has an id must get
 exactly one answer carrying its own id and the right result or error code; notifications
@@ -24,10 +25,16 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def rss_kib(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+    """VmRSS of a process and its children (a master and its workers), in KiB."""
+    children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    total = 0
+    for p in [str(pid)] + children:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                total += next(int(line.split()[1]) for line in f if line.startswith("VmRSS:"))
+        except (FileNotFoundError, StopIteration):
+            pass
+    return total
 
 
 class Stats:
