@@ -145,9 +145,22 @@ pub fn enabled() -> bool {
 /// Counts one call of `method` (or [`UNKNOWN_METHOD`]) with its outcome: `None` for a
 /// result, else the error code.
 pub fn call(method: &str, code: Option<i64>) {
-    let outcome = code.map_or_else(|| "result".to_owned(), |c| c.to_string());
     let mut counts = COUNTS.lock().unwrap_or_else(|e| e.into_inner());
-    *counts.calls.entry(method.to_owned()).or_default().entry(outcome).or_default() += 1;
+    // Keys are allocated once, on a method's or an outcome's first call.
+    if !counts.calls.contains_key(method) {
+        counts.calls.insert(method.to_owned(), BTreeMap::new());
+    }
+    let outcomes = counts.calls.get_mut(method).expect("inserted above");
+    let outcome = match code {
+        None => std::borrow::Cow::Borrowed("result"),
+        Some(c) => std::borrow::Cow::Owned(c.to_string()),
+    };
+    match outcomes.get_mut(outcome.as_ref()) {
+        Some(n) => *n += 1,
+        None => {
+            outcomes.insert(outcome.into_owned(), 1);
+        }
+    }
 }
 
 /// Counts a request answered with an HTTP error status.
