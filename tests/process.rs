@@ -519,3 +519,28 @@ fn a_worker_sent_sigsegv_dies_and_is_replaced() {
     let [(_, a), (_, b)] = two_workers(&server);
     assert!(![a, b].contains(&victim));
 }
+
+/// The last thread waiting for work stays past its idle time while the others are busy: a
+/// call that comes after 10 s of slow calls is not left waiting for one of them to finish.
+/// (The test waits out the pool's 10 s idle time: the behaviour is about that time.)
+#[test]
+fn a_thread_stays_waiting_while_the_others_are_busy() {
+    let server = Server::start(&["--workers", "0", "sample"]);
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let mut slow: Vec<_> = (0..cores + 1)
+        .map(|_| {
+            let mut conn = server.keep_alive();
+            conn.get_mut().write_all(&post_request("/", "application/json", sleep_call(14_000).as_bytes())).unwrap();
+            conn
+        })
+        .collect();
+    let started = Instant::now();
+    std::thread::sleep(Duration::from_secs(11));
+    let quick = Instant::now();
+    assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+    assert!(quick.elapsed() < Duration::from_millis(500), "the quick call waited {:?}", quick.elapsed());
+    assert!(started.elapsed() < Duration::from_secs(14), "the slow calls had ended");
+    for conn in &mut slow {
+        assert_eq!(result(&read_response(conn).expect("a slow call's answer").body_text()), 14_000);
+    }
+}

@@ -237,7 +237,10 @@ fn next(server: &tiny_http::Server, shared: &Shared) -> Option<(tiny_http::Reque
             match server.recv_timeout(IDLE) {
                 Ok(Some(r)) => r,
                 Ok(None) if stopper.stopping() => continue,
-                Ok(None) => return None, // idle: the pool shrinks by this thread
+                // Idle: the pool shrinks by this thread, unless it is the only one waiting
+                // (the others busy, maybe for long): a request must find a thread waiting.
+                Ok(None) if pool.live.load(Ordering::SeqCst) - pool.busy() > 1 => return None,
+                Ok(None) => continue,
                 Err(e) => {
                     accept_failed(shared, e);
                     continue;
