@@ -16,6 +16,18 @@ pub const INTERNAL_ERROR: i64 = -32603;
 /// The code of an application error whose kind has no mapped code.
 pub const SERVER_ERROR: i64 = -32000;
 
+/// An error and its sources, `outer: inner: ...` (as anyhow's `{:#}` prints them).
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        source = e.source();
+    }
+    text
+}
+
 /// The specification's message for a predefined code.
 pub fn spec_message(code: i64) -> Option<&'static str> {
     Some(match code {

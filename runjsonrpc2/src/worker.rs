@@ -118,7 +118,7 @@ fn adopt() -> std::io::Result<(TcpListener, UnixStream)> {
 }
 
 fn failed(tell: &impl Fn(&str), e: &CommandError) -> u8 {
-    tell(&format!("failed {e}"));
+    tell(&format!("failed {}", crate::error::chain(e)));
     e.exit_code()
 }
 

@@ -118,17 +118,6 @@ impl std::error::Error for ServeError {
     }
 }
 
-/// An error and its sources, `outer: inner`.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        text.push_str(&format!(": {e}"));
-        source = e.source();
-    }
-    text
-}
-
 /// Called once, with the reason, when a supervised server retires: it stops taking work,
 /// finishes its calls and ends serving with `Ok`, for a fresh process to take its place.
 pub type Retire = Box<dyn Fn(&str) + Send + Sync>;
@@ -285,7 +274,7 @@ impl Stopper {
     /// Something is wrong with this server: a supervised one retires, an unsupervised one
     /// stops and serving ends with `error` (the first one; a fault during a stop is none).
     pub(crate) fn fail(&self, error: ServeError) {
-        let text = chain(&error);
+        let text = crate::error::chain(&error);
         if self.0.retire.is_some() {
             return self.retire(&text);
         }
