@@ -66,7 +66,11 @@ impl Deadlines {
 impl Slot {
     /// Holds `request` while the calls of `body` run.
     pub(crate) fn begin(&self, shared: &Shared, request: Request, body: &Arc<Vec<u8>>) {
-        let due = Instant::now() + shared.deadlines.timeout.unwrap_or(Duration::MAX / 2);
+        // Slots exist only with a deadline (`Deadlines::register`); one too far to reckon
+        // (`--timeout` in the billions of seconds) is as good as none.
+        let now = Instant::now();
+        let timeout = shared.deadlines.timeout.expect("a slot means a deadline");
+        let due = now.checked_add(timeout).unwrap_or_else(|| now + Duration::from_secs(1 << 32));
         *self.call.lock().unwrap_or_else(|e| e.into_inner()) =
             State::Running(Call { request, body: body.clone(), due });
     }
