@@ -15,9 +15,8 @@ use super::wire::{Answer, Wire};
 use std::io::Write;
 use tiny_http::{Header, Request, Response, StatusCode};
 
-/// Answers through tiny_http, with the body's length. (One call site of `Request::respond`
-/// lets the compiler inline tiny_http's header checks into it: callgrind counts ~100
-/// instructions a request fewer than with a call site per kind of answer.)
+/// Answers through tiny_http, with the body's length. (The one call site of
+/// `Request::respond`: with one, the compiler inlines tiny_http's header checks into it.)
 pub(crate) fn respond(request: Request, status: u16, headers: Vec<Header>, body: &[u8]) {
     if status >= 400 {
         crate::metrics::refused(status);

@@ -4,8 +4,7 @@
 //! no thread waits for work, counting as waiting the threads it has already woken. A burst
 //! of new connections larger than the waiting threads leaves the last ones queued, and they
 //! are read only when some thread finishes its connection: with kept-alive connections that
-//! can be never (measured: 4 slow calls and a quick one sent at once left the quick one
-//! unread for 20 s in about one run in five). A connection that arrives when no thread waits
+//! can be never (the test that 4 slow calls do not delay a quick one shows it). A connection that arrives when no thread waits
 //! gets a new thread, which after that connection takes the queued ones. So after requests
 //! from new connections arrive (the sign of a burst), this process makes a few connections
 //! of its own for a short while, each reset at once (no TIME_WAIT). On a socket shared with

@@ -2,9 +2,8 @@
 //!
 //! `Request::respond` frames an answer with some thirty small writes through `fmt` and a dozen
 //! allocations (the `Date` header formatted anew each time, `Server` inserted at the front of
-//! the header list, `Content-Length` formatted into a new header): callgrind counted about
-//! 8,700 instructions a request more than this module, more than the JSON-RPC engine and the
-//! plugin call together. The hot path's two answers (200 with a JSON body, 204) are composed
+//! the header list, `Content-Length` formatted into a new header), which costs more than the
+//! JSON-RPC engine and the plugin call together (BENCHMARKS.md has the counts). The hot path's two answers (200 with a JSON body, 204) are composed
 //! here instead, with the headers `respond` sends, in its order, and written at once (a large
 //! body right after its head, not copied); every other answer still goes through `respond`.
 //! Two differences: a 204 has no `Content-Length: 0` (RFC 9110, 8.6 forbids it), and a
