@@ -7,7 +7,7 @@ mod search;
 
 pub use crash::report_to as report_crashes_to;
 pub use descriptor::{Descriptor, MethodInfo};
-pub use search::{Found, PLUGIN_PATH_VAR, SearchPath, file_name, is_path};
+pub use search::{BadName, Found, PLUGIN_PATH_VAR, SearchPath, file_name, is_path};
 
 use crate::engine::JsonRpc;
 use crate::error::{AppError, Failure};
@@ -27,7 +27,9 @@ pub enum PluginError {
     /// The module name resolved nowhere; every place tried is listed.
     NotFound { module: String, tried: Vec<String> },
     /// The module name or path cannot be used.
-    BadName(String),
+    BadName(BadName),
+    /// A method of the table could not be registered under its served name.
+    Register(crate::error::SetupError),
     /// dlopen failed, or the descriptor symbol is missing.
     Open { lib: String, reason: String },
     /// The descriptor speaks another ABI version.
@@ -46,7 +48,8 @@ impl fmt::Display for PluginError {
             PluginError::NotFound { module, tried } => {
                 write!(f, "plugin {module:?} not found; tried {}", tried.join(", "))
             }
-            PluginError::BadName(reason) => f.write_str(reason),
+            PluginError::BadName(e) => e.fmt(f),
+            PluginError::Register(e) => e.fmt(f),
             PluginError::Open { lib, reason } => write!(f, "{lib}: {reason}"),
             PluginError::Abi { lib, found } => {
                 write!(f, "{lib}: plugin abi version {found}, this runjsonrpc2 speaks {}", abi::ABI_VERSION)
@@ -132,7 +135,7 @@ impl Loader {
         for m in &plugin.descriptor.methods {
             let name = plugin.descriptor.served_name(m, prefix);
             let target = format!("{module}:{}", m.name);
-            rpc.insert_lazy(&name, &target).map_err(|e| PluginError::BadName(e.to_string()))?;
+            rpc.insert_lazy(&name, &target).map_err(PluginError::Register)?;
         }
         Ok(plugin)
     }

@@ -38,7 +38,7 @@ impl SearchPath {
     /// Finds a module: a name with `/` or ending in `.so` is a path; otherwise `libNAME.so`
     /// in the search directories, else left to the system. Names are checked first, so
     /// nothing odd reaches the dynamic loader.
-    pub fn find(&self, module: &str) -> Result<Found, String> {
+    pub fn find(&self, module: &str) -> Result<Found, BadName> {
         if is_path(module) {
             // A bare file name is the file in the current directory, as it is checked: the
             // dynamic loader would search the system's library path for it instead.
@@ -50,7 +50,7 @@ impl SearchPath {
             && module.len() <= 255
             && module.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.');
         if !valid || module.starts_with('.') {
-            return Err(format!("bad module name {module:?}: use letters, digits, '_', '-' and '.', or a path"));
+            return Err(BadName { module: module.to_owned() });
         }
         let file = file_name(module);
         Ok(self.dirs.iter().map(|d| d.join(&file)).find(|p| p.is_file()).map_or(Found::System(file), Found::File))
@@ -65,6 +65,21 @@ impl SearchPath {
     }
 }
 
+/// A module name that is neither a plain name (letters, digits, `_`, `-`, `.`, at most 255,
+/// not starting with `.`) nor a path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadName {
+    pub module: String,
+}
+
+impl std::fmt::Display for BadName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "bad module name {:?}: use letters, digits, '_', '-' and '.', or a path", self.module)
+    }
+}
+
+impl std::error::Error for BadName {}
+
 /// A module given as a path (with `/` or ending in `.so`) rather than a name.
 pub fn is_path(module: &str) -> bool {
     module.contains('/') || module.ends_with(".so")
@@ -73,4 +88,31 @@ pub fn is_path(module: &str) -> bool {
 /// `hello` -> `libhello.so`.
 pub fn file_name(module: &str) -> String {
     format!("lib{module}.so")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BadName, Found, SearchPath};
+    use std::path::PathBuf;
+
+    /// Names and paths, and what `find` makes of them with no search directory.
+    #[test]
+    fn names_paths_and_bad_names() {
+        let bad = |m: &str| Err(BadName { module: m.to_owned() });
+        #[rustfmt::skip]
+        let cases: &[(&str, Result<Found, BadName>)] = &[
+            ("hello", Ok(Found::System("libhello.so".into()))),
+            ("hello2.so", Ok(Found::File(PathBuf::from("./hello2.so")))),
+            ("lib/x.so", Ok(Found::File(PathBuf::from("lib/x.so")))),
+            ("/abs/y", Ok(Found::File(PathBuf::from("/abs/y")))),
+            ("bad name", bad("bad name")),
+            (".hidden", bad(".hidden")),
+            ("", bad("")),
+        ];
+        for (module, want) in cases {
+            assert_eq!(&SearchPath::default().find(module), want, "{module:?}");
+        }
+        let message = SearchPath::default().find("a b").unwrap_err().to_string();
+        assert_eq!(message, r#"bad module name "a b": use letters, digits, '_', '-' and '.', or a path"#);
+    }
 }
