@@ -278,7 +278,8 @@ impl Log {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 let (lock, changed) = &*shared;
-                let mut text = lock.lock().unwrap();
+                // (A test that failed while holding the lock poisoned it; the log goes on.)
+                let mut text = lock.lock().unwrap_or_else(|e| e.into_inner());
                 text.push_str(&line);
                 text.push('\n');
                 changed.notify_all();
@@ -291,7 +292,7 @@ impl Log {
     pub fn wait_for(&self, needle: &str, within: Duration) -> String {
         let (lock, changed) = &*self.text;
         let deadline = std::time::Instant::now() + within;
-        let mut text = lock.lock().unwrap();
+        let mut text = lock.lock().unwrap_or_else(|e| e.into_inner());
         while !text.contains(needle) {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             assert!(!left.is_zero(), "no {needle:?} in the log within {within:?}:\n{text}");
@@ -305,7 +306,7 @@ impl Log {
     pub fn wait_until(&self, what: &str, within: Duration, done: impl Fn(&str) -> bool) -> String {
         let (lock, changed) = &*self.text;
         let deadline = std::time::Instant::now() + within;
-        let mut text = lock.lock().unwrap();
+        let mut text = lock.lock().unwrap_or_else(|e| e.into_inner());
         while !done(&text) {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
             assert!(!left.is_zero(), "no {what} in the log within {within:?}:\n{text}");
@@ -316,6 +317,6 @@ impl Log {
 
     /// The log so far.
     pub fn text(&self) -> String {
-        self.text.0.lock().unwrap().clone()
+        self.text.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 }

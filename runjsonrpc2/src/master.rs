@@ -513,7 +513,7 @@ impl Master {
                 }
                 State::Booting => {
                     let why = w.failure.unwrap_or(how);
-                    log::error!("worker {} could not start: {why}", w.pid);
+                    log::error!("worker {} could not start: {why}{running}", w.pid);
                     self.died(now);
                 }
                 State::Stopping | State::Retiring if status.success() => log::debug!("worker {} stopped", w.pid),

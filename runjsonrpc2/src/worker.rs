@@ -79,14 +79,17 @@ pub fn run(settings: &Settings) -> u8 {
         let tell = tell.clone();
         Box::new(move |reason: &str| tell(&format!("retiring {reason}")))
     };
+    // Ready before the first request can be answered: the master reads this line before it
+    // can hear of any death that follows, so a crash while serving is never taken for a
+    // failure to start.
+    tell("ready");
+    log::debug!("worker ready");
     let (serving, running) = listening.start(Arc::new(built.rpc), Arc::new(settings.extras.clone()), Some(retire));
     let _ = stopper.set(serving.clone());
     if let Err(e) = listen_to_signals(serving) {
         log::error!("{e}");
         return 1;
     }
-    tell("ready");
-    log::debug!("worker ready");
     if http.metrics {
         send_counts(tell.clone());
     }
