@@ -233,9 +233,7 @@ fn instance(port: u16) -> Server {
 
 /// The instance a worker pid belongs to: its master's pid.
 fn master_of(worker: u32) -> u32 {
-    let stat = std::fs::read_to_string(format!("/proc/{worker}/stat")).unwrap_or_default();
-    let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
-    after.split_whitespace().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0)
+    crate::support::parent_of(worker).unwrap_or(0)
 }
 
 /// Scale-out: two instances behind nginx; one is killed whole (SIGKILL to its master and

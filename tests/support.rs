@@ -19,6 +19,14 @@ pub fn conformance_checker() -> PathBuf {
     if shared.is_file() { shared } else { root().join("tests/conformance/check.py") }
 }
 
+/// The parent of process `pid` (from /proc), if it is still there.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command's closing parenthesis: state, ppid, ...
+    let after = &stat[stat.rfind(')').map_or(0, |i| i + 1)..];
+    after.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// The runjsonrpc2 binary cargo built for these tests.
 pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_runjsonrpc2")

@@ -334,17 +334,15 @@ impl JsonRpc {
     }
 
     fn write_failure(&self, out: &mut Vec<u8>, failure: Failure, id: &str) {
+        let code = self.code_of(&failure);
         match failure {
-            Failure::NotFound(detail) => write_error(out, error::METHOD_NOT_FOUND, detail.as_deref(), None, id),
-            Failure::InvalidParams(detail) => write_error(out, error::INVALID_PARAMS, Some(&detail), None, id),
+            Failure::NotFound(detail) => write_error(out, code, detail.as_deref(), None, id),
+            Failure::InvalidParams(detail) => write_error(out, code, Some(&detail), None, id),
             Failure::Internal(detail) => {
                 log::debug!("internal error: {detail}");
-                write_error(out, error::INTERNAL_ERROR, None, None, id)
+                write_error(out, code, None, None, id)
             }
-            Failure::App(AppError { kind, message, data }) => {
-                let code = self.errors.get(&kind).copied().unwrap_or(error::SERVER_ERROR);
-                write_app_error(out, code, &message, data.as_deref(), id)
-            }
+            Failure::App(AppError { message, data, .. }) => write_app_error(out, code, &message, data.as_deref(), id),
         }
     }
 }

@@ -299,13 +299,9 @@ impl Stopper {
         }
     }
 
-    fn stopping(&self) -> bool {
+    /// Whether a stop has begun (answers then ask clients to close their connections).
+    pub(crate) fn stopping(&self) -> bool {
         self.0.stopping.load(Ordering::SeqCst)
-    }
-
-    /// Whether answers should tell clients to close their connections (the server is stopping).
-    pub(crate) fn closing(&self) -> bool {
-        self.stopping()
     }
 
     fn send(&self, event: Event) {

@@ -101,7 +101,7 @@ pub(crate) fn handle(
         };
         let Some(request) = request else { return }; // answered at the deadline
         let answer = if answered { Answer::Json(out) } else { Answer::NoContent };
-        exit::answer(wire, request, answer, shared.stopper.closing());
+        exit::answer(wire, request, answer, shared.stopper.stopping());
         if let Some(started) = started {
             crate::metrics::latency(started.elapsed());
         }
