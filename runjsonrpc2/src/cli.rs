@@ -52,6 +52,11 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Manage an auth file's lines (see --auth)
+    Auth {
+        #[command(subcommand)]
+        action: AuthCommand,
+    },
     /// Call one method in-process and print its result as JSON (exit 1 on an error answer)
     Call {
         module: String,
@@ -60,6 +65,19 @@ pub enum Command {
         params: Option<String>,
         #[command(flatten)]
         common: Common,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuthCommand {
+    /// Print the auth-file line for user NAME: the secret is read from stdin, or generated and
+    /// shown on stderr when stdin is a terminal (`auth add bob >> users.auth`)
+    Add {
+        name: String,
+        /// A method pattern the user may call: `*`, `sample.*` or an exact name (repeatable;
+        /// default `*`)
+        #[arg(long, value_name = "PATTERN")]
+        allow: Vec<String>,
     },
 }
 
@@ -120,6 +138,14 @@ pub struct ServeOptions {
     /// Serve GET /metrics (Prometheus text format: calls, latencies, refusals, workers)
     #[arg(long)]
     pub metrics: bool,
+    /// Require HTTP Basic credentials of a user in FILE (made by `runjsonrpc2 auth add`), who
+    /// may call only the methods their patterns allow; re-read on SIGHUP
+    #[arg(long, value_name = "FILE")]
+    pub auth: Option<PathBuf>,
+    /// Accept connections only from this network, e.g. 10.0.0.0/8 or ::1 (repeatable); others
+    /// are dropped by the kernel before a connection exists
+    #[arg(long, value_name = "CIDR")]
+    pub allow_from: Vec<crate::server::Cidr>,
     /// The largest request body in bytes
     #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_body)]
     pub max_body: usize,
@@ -172,6 +198,7 @@ impl Common {
             limits: Limits { max_batch: self.max_batch, max_depth: self.max_depth },
             http: HttpConfig::default(),
             process: Default::default(),
+            auth: None,
         }
     }
 }
@@ -181,10 +208,12 @@ impl ServeOptions {
         settings.process.workers = self.workers;
         settings.process.reload = self.reload;
         settings.process.max_requests_jitter = self.max_requests_jitter;
+        settings.auth = self.auth.clone();
         let http = &mut settings.http;
         http.timeout = (self.timeout > 0).then(|| std::time::Duration::from_secs(self.timeout));
         http.max_requests = self.max_requests.filter(|&n| n > 0);
         http.metrics = self.metrics;
+        http.allow_from = self.allow_from.clone();
         http.host = self.host.clone();
         http.port = self.port;
         http.threads = self.threads;

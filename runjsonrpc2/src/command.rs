@@ -23,6 +23,7 @@ pub enum CommandError {
     /// `call` got an error answer; it is printed on stderr.
     Answered(String),
     Master(crate::master::MasterError),
+    Auth(crate::auth::AuthError),
 }
 
 impl CommandError {
@@ -30,6 +31,7 @@ impl CommandError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CommandError::Plugin(_) | CommandError::Setup(_) | CommandError::Config(_) | CommandError::Usage(_) => 2,
+            CommandError::Auth(_) => 2,
             CommandError::Serve(ServeError::Bind { .. }) => 2,
             CommandError::Master(MasterError::Start { code, .. }) => *code,
             CommandError::Serve(_) | CommandError::Io(_) | CommandError::Answered(_) | CommandError::Master(_) => 1,
@@ -47,6 +49,7 @@ impl std::fmt::Display for CommandError {
             CommandError::Usage(m) | CommandError::Answered(m) => f.write_str(m),
             CommandError::Io(e) => e.fmt(f),
             CommandError::Master(e) => e.fmt(f),
+            CommandError::Auth(e) => e.fmt(f),
         }
     }
 }
@@ -72,7 +75,7 @@ macro_rules! from {
         }
     )*};
 }
-from!(PluginError => Plugin, SetupError => Setup, crate::config::ConfigError => Config, ServeError => Serve, std::io::Error => Io, MasterError => Master);
+from!(PluginError => Plugin, SetupError => Setup, crate::config::ConfigError => Config, ServeError => Serve, std::io::Error => Io, MasterError => Master, crate::auth::AuthError => Auth);
 
 /// An engine with its plugins registered, and the loader that resolves them.
 pub struct Built {
@@ -114,12 +117,13 @@ pub fn serve(s: &Settings, config: Option<&Path>, on_bound: impl FnOnce(SocketAd
     }
     if s.process.workers == 0 {
         let built = build(s)?;
-        let listening = Listening::on(listener(s)?, &s.http)?;
+        let listening = Listening::on(listener(s)?, &http_config(s)?)?;
         let addr = listening.local_addr();
         on_bound(addr);
         log::info!("listening on http://{addr}/ with {}", served(&built));
         listening.serve_until_signal(Arc::new(built.rpc), Arc::new(s.extras.clone()))?;
     } else {
+        http_config(s)?; // a bad auth file stops start-up here, before any worker
         let listener = listener(s)?;
         let addr = listener.local_addr()?;
         let watched = || match config.map(crate::config::load) {
@@ -137,12 +141,26 @@ pub fn serve(s: &Settings, config: Option<&Path>, on_bound: impl FnOnce(SocketAd
     Ok(())
 }
 
+/// The HTTP settings with the auth file read (each serving process reads it afresh).
+pub fn http_config(s: &Settings) -> Result<server::HttpConfig, CommandError> {
+    let mut http = s.http.clone();
+    if let Some(file) = &s.auth {
+        let users = crate::auth::Users::load(file)?;
+        if users.is_empty() {
+            log::warn!("{} holds no user: every request but /health will be refused", file.display());
+        }
+        http.auth = Some(Arc::new(users));
+    }
+    Ok(http)
+}
+
 /// The socket systemd passed (socket activation: `LISTEN_FDS`), else one bound here.
 fn listener(s: &Settings) -> Result<TcpListener, CommandError> {
     let mut fds = listenfd::ListenFd::from_env();
     match fds.take_tcp_listener(0) {
         Ok(Some(listener)) => {
             log::info!("serving on the socket systemd passed (LISTEN_FDS)");
+            server::tune(&socket2::SockRef::from(&listener), &s.http)?;
             Ok(listener)
         }
         Ok(None) => Ok(server::bind_socket(&s.http)?),
@@ -172,6 +190,7 @@ fn watched_files(s: &Settings, config: Option<&Path>) -> Vec<PathBuf> {
         })
         .collect();
     files.extend(config.map(Path::to_path_buf));
+    files.extend(s.auth.clone());
     files
 }
 
@@ -253,4 +272,45 @@ pub fn call(s: &Settings, method: &str, params: Option<&str>) -> Result<String, 
         (Some(r), None) => Ok(r.get().to_owned()),
         (None, None) => Ok("null".to_owned()),
     }
+}
+
+/// `auth add`: writes the auth-file line for user `name` to `out`. The secret is read from
+/// `input` (one line), or, when `input` is a terminal, generated and shown on `shown`.
+pub fn auth_add(
+    name: &str,
+    allow: &[String],
+    input: &mut dyn std::io::Read,
+    terminal: bool,
+    out: &mut dyn Write,
+    shown: &mut dyn Write,
+) -> Result<(), CommandError> {
+    crate::auth::check_name(name).map_err(CommandError::Usage)?;
+    crate::auth::check_patterns(allow).map_err(CommandError::Usage)?;
+    let secret = if terminal {
+        let secret = crate::auth::random_secret()?;
+        writeln!(shown, "secret for {name} (shown once; the file keeps only its hash): {secret}")?;
+        secret.into_bytes()
+    } else {
+        let mut secret = Vec::new();
+        input.read_to_end(&mut secret)?;
+        if secret.ends_with(b"\n") {
+            secret.pop();
+            if secret.ends_with(b"\r") {
+                secret.pop();
+            }
+        }
+        if secret.is_empty() {
+            return Err(CommandError::Usage(
+                "no secret on stdin (give one line, or run in a terminal to generate one)".into(),
+            ));
+        }
+        if secret.contains(&b'\n') {
+            return Err(CommandError::Usage("the secret on stdin spans several lines: give one line".into()));
+        }
+        secret
+    };
+    let hash = crate::auth::hash_secret(&secret)?;
+    let patterns = if allow.is_empty() { "*".to_owned() } else { allow.join(" ") };
+    writeln!(out, "{name} {hash} {patterns}")?;
+    Ok(())
 }

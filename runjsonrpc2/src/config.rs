@@ -21,6 +21,9 @@ pub struct Settings {
     pub errors: Vec<(String, i64)>,
     pub extras: Extras,
     pub limits: Limits,
+    /// The auth file (`--auth`): users, hashed secrets, method patterns. Read by each
+    /// process that serves, so a reload reads it again.
+    pub auth: Option<PathBuf>,
     /// Worker processes and their supervision.
     pub process: crate::master::ProcessConfig,
 }
@@ -67,6 +70,8 @@ struct File {
     max_requests: Option<u64>,
     max_requests_jitter: Option<u64>,
     metrics: Option<bool>,
+    auth: Option<PathBuf>,
+    allow_from: Option<Vec<String>>,
     #[serde(default)]
     methods: BTreeMap<String, String>,
     #[serde(default)]
@@ -111,6 +116,10 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     }
     s.http.max_requests = file.max_requests.filter(|&n| n > 0);
     s.http.metrics = file.metrics.unwrap_or(false);
+    s.auth = file.auth.map(near);
+    for cidr in file.allow_from.unwrap_or_default() {
+        s.http.allow_from.push(cidr.parse().map_err(|e| err(None, format!("allow_from: {e}")))?);
+    }
     s.limits.max_batch = file.max_batch.unwrap_or(s.limits.max_batch);
     s.limits.max_depth = file.max_depth.unwrap_or(s.limits.max_depth);
     s.plugin_paths = file.plugin_path.unwrap_or_default().into_iter().map(near).collect();

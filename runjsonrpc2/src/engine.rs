@@ -109,6 +109,23 @@ impl JsonRpc {
 
     /// Processes a body, appending the answer to `out`; false when there is none.
     pub fn handle_into(&self, body: &[u8], extras: &Extras, out: &mut Vec<u8>) -> bool {
+        self.handle_checked(body, extras, None, out)
+    }
+
+    /// As [`JsonRpc::handle_into`], for a caller who may call only the methods `may_call`
+    /// allows. Every other call, existing or not, answers [`error::FORBIDDEN`] (in its place
+    /// in a batch) and is not run.
+    pub fn handle_into_for(
+        &self,
+        body: &[u8],
+        extras: &Extras,
+        may_call: &dyn Fn(&str) -> bool,
+        out: &mut Vec<u8>,
+    ) -> bool {
+        self.handle_checked(body, extras, Some(may_call), out)
+    }
+
+    fn handle_checked(&self, body: &[u8], extras: &Extras, may_call: MayCall<'_>, out: &mut Vec<u8>) -> bool {
         let start = out.len();
         let text = match std::str::from_utf8(body) {
             Ok(t) => t,
@@ -119,7 +136,7 @@ impl JsonRpc {
             }
         };
         match request::parse(text, self.limits.max_batch) {
-            Ok(Body::Single(item)) => self.item(item, extras, out),
+            Ok(Body::Single(item)) => self.item(item, extras, may_call, out),
             Ok(Body::Batch(items)) if items.is_empty() => {
                 write_error(out, error::INVALID_REQUEST, Some("empty batch"), None, NULL_ID);
                 true
@@ -128,7 +145,7 @@ impl JsonRpc {
                 out.push(b'[');
                 for item in items {
                     let mark = out.len();
-                    if self.item(item, extras, out) {
+                    if self.item(item, extras, may_call, out) {
                         out.push(b',');
                     } else {
                         out.truncate(mark);
@@ -192,7 +209,7 @@ impl JsonRpc {
     }
 
     /// Answers one batch member or single body; false for a notification.
-    fn item(&self, item: Item<'_>, extras: &Extras, out: &mut Vec<u8>) -> bool {
+    fn item(&self, item: Item<'_>, extras: &Extras, may_call: MayCall<'_>, out: &mut Vec<u8>) -> bool {
         let env = match item {
             Item::Request(env) => env,
             Item::NotObject => {
@@ -216,6 +233,16 @@ impl JsonRpc {
                 return true;
             }
         };
+        if let Some(may_call) = may_call
+            && !may_call(&method)
+        {
+            if let Some(observer) = &self.observer {
+                observer(crate::metrics::UNKNOWN_METHOD, Some(error::FORBIDDEN));
+            }
+            let Some(id) = id else { return false };
+            write_raw_error(out, error::FORBIDDEN, "\"Forbidden\"", Some("\"not allowed for this caller\""), id);
+            return true;
+        }
         let Some(id) = id else {
             // A notification: run it, answer nothing, not even an error.
             let mut scratch = Vec::new();
@@ -348,6 +375,9 @@ impl JsonRpc {
 }
 
 const NULL_ID: &str = "null";
+
+/// Which methods a caller may call; `None` for every method.
+type MayCall<'a> = Option<&'a dyn Fn(&str) -> bool>;
 
 /// An id may be a string, a number or null; never an object, array or boolean.
 fn valid_id(id: &str) -> bool {

@@ -485,3 +485,44 @@ fn app_error_data_that_cannot_be_serialized_says_so() {
     let ok = crate::error::AppError::new("Busy", "x").with_data(&serde_json::json!({"retry": 3}));
     assert_eq!(ok.data.unwrap().get(), r#"{"retry":3}"#);
 }
+
+#[test]
+fn a_caller_gets_forbidden_for_methods_it_may_not_call_whether_they_exist_or_not() {
+    let rpc = sample();
+    let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = ran.clone();
+    rpc.insert("count", procedure(&[], move || Ok(counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst))).unwrap());
+    let may_call = |m: &str| m.starts_with("su") || m == "nope";
+    let forbidden = r#""error":{"code":-32098,"message":"Forbidden","data":"not allowed for this caller"}"#;
+    let cases = [
+        (
+            r#"{"jsonrpc":"2.0","method":"subtract","params":[3,1],"id":1}"#,
+            r#"{"jsonrpc":"2.0","result":2,"id":1}"#.to_owned(),
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"add","params":[3,1],"id":1}"#,
+            format!(r#"{{"jsonrpc":"2.0",{forbidden},"id":1}}"#),
+        ),
+        // Not in the table: the same answer as for "add", so existence is not revealed.
+        (r#"{"jsonrpc":"2.0","method":"missing","id":1}"#, format!(r#"{{"jsonrpc":"2.0",{forbidden},"id":1}}"#)),
+        // Allowed but missing: the usual answer.
+        (
+            r#"{"jsonrpc":"2.0","method":"nope","id":1}"#,
+            r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":1}"#.to_owned(),
+        ),
+        (
+            r#"[{"jsonrpc":"2.0","method":"sum","params":[1,2],"id":"a"},{"jsonrpc":"2.0","method":"count","id":"b"},{"jsonrpc":"2.0","method":"count"}]"#,
+            format!(r#"[{{"jsonrpc":"2.0","result":3,"id":"a"}},{{"jsonrpc":"2.0",{forbidden},"id":"b"}}]"#),
+        ),
+    ];
+    for (body, want) in cases {
+        let mut out = Vec::new();
+        assert!(rpc.handle_into_for(body.as_bytes(), &Extras::new(), &may_call, &mut out), "{body}");
+        assert_eq!(String::from_utf8(out).unwrap(), want, "{body}");
+    }
+    let mut out = Vec::new();
+    assert!(!rpc.handle_into_for(br#"{"jsonrpc":"2.0","method":"count"}"#, &Extras::new(), &may_call, &mut out));
+    assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "a forbidden call never runs");
+    assert!(rpc.handle_into(br#"{"jsonrpc":"2.0","method":"count","id":1}"#, &Extras::new(), &mut out));
+    assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1, "without a check it runs");
+}

@@ -15,6 +15,9 @@ pub const INVALID_PARAMS: i64 = -32602;
 pub const INTERNAL_ERROR: i64 = -32603;
 /// The code of an application error whose kind has no mapped code.
 pub const SERVER_ERROR: i64 = -32000;
+/// The caller may not call the method (`--auth`'s patterns). Answered before the method is
+/// looked up: the same whether it exists or not.
+pub const FORBIDDEN: i64 = -32098;
 
 /// An error and its sources, `outer: inner: ...` (as anyhow's `{:#}` prints them).
 pub(crate) fn chain(error: &dyn std::error::Error) -> String {

@@ -4,6 +4,7 @@
 //! table; the plugin loader resolves lazy `module:symbol` entries, and the server module
 //! carries it over HTTP.
 
+pub mod auth;
 pub mod cli;
 pub mod command;
 pub mod config;

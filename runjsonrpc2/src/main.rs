@@ -1,7 +1,7 @@
 //! The runjsonrpc2 command: parse arguments, run the command, print the error chain, exit.
 
 use clap::Parser;
-use runjsonrpc2::cli::{Cli, Command};
+use runjsonrpc2::cli::{AuthCommand, Cli, Command};
 use runjsonrpc2::command::{self, CommandError};
 use std::io::Write;
 use std::process::ExitCode;
@@ -43,6 +43,13 @@ fn run(cli: Cli) -> Result<(), CommandError> {
             let dir = runjsonrpc2::template::create(std::path::Path::new(&name))?;
             println!("created {}: cd {name} && cargo build && runjsonrpc2 serve run.toml", dir.display());
             Ok(())
+        }
+        Some(Command::Auth { action: AuthCommand::Add { name, allow } }) => {
+            use std::io::IsTerminal;
+            let stdin = std::io::stdin();
+            let terminal = stdin.is_terminal();
+            let (mut out, mut err) = (std::io::stdout(), std::io::stderr());
+            command::auth_add(&name, &allow, &mut stdin.lock(), terminal, &mut out, &mut err)
         }
         Some(Command::List { modules, common }) => command::list(&common.settings(&modules), std::io::stdout().lock()),
         Some(Command::Call { module, method, params, common }) => {

@@ -66,7 +66,10 @@ pub fn run(settings: &Settings) -> u8 {
         }
         Err(e) => log::warn!("cannot install the crash reporter: {e}"),
     }
-    let mut http = settings.http.clone();
+    let mut http = match command::http_config(settings) {
+        Ok(http) => http,
+        Err(e) => return failed(&tell, &e),
+    };
     if let (Some(max), jitter) = (http.max_requests, settings.process.max_requests_jitter) {
         http.max_requests = Some(max + random_below(jitter + 1));
     }

@@ -4,9 +4,11 @@
 //! of the master in `master.rs`, which shares its listening socket with every worker.
 
 mod accept;
+mod allow;
 mod deadline;
 mod exit;
 mod framing;
+mod gate;
 mod guard;
 mod kick;
 mod pool;
@@ -22,6 +24,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+pub use allow::Cidr;
 pub use deadline::TIMEOUT_CODE;
 
 /// The most call threads when `threads` is 0: a pool grows to it only while every thread is busy.
@@ -53,6 +56,11 @@ pub struct HttpConfig {
     pub max_requests: Option<u64>,
     /// Serve `GET /metrics` (see `metrics.rs`).
     pub metrics: bool,
+    /// With users, every request but `GET /health` needs HTTP Basic credentials of one of
+    /// them, and may call only the methods that user's patterns allow.
+    pub auth: Option<Arc<crate::auth::Users>>,
+    /// Networks that may connect; empty for any. Others' packets are dropped in the kernel.
+    pub allow_from: Vec<Cidr>,
 }
 
 impl Default for HttpConfig {
@@ -69,6 +77,8 @@ impl Default for HttpConfig {
             timeout: Some(Duration::from_secs(30)),
             max_requests: None,
             metrics: false,
+            auth: None,
+            allow_from: Vec::new(),
         }
     }
 }
@@ -144,7 +154,9 @@ pub fn bind_socket(config: &HttpConfig) -> Result<TcpListener, ServeError> {
 /// TCP_NODELAY (small answers are not held back by Nagle's algorithm), the write timeout and
 /// keep-alive probes. (A read timeout cannot be set this way: accept() would time out and
 /// end tiny_http's accept loop. See SECURITY.md.)
-fn tune(socket: &socket2::Socket, config: &HttpConfig) -> std::io::Result<()> {
+/// Also restricts who may connect (`allow_from`).
+pub(crate) fn tune(socket: &socket2::Socket, config: &HttpConfig) -> std::io::Result<()> {
+    allow::apply(socket, &config.allow_from)?;
     socket.set_tcp_nodelay(true)?;
     socket.set_write_timeout(Some(config.write_timeout))?;
     let keepalive =

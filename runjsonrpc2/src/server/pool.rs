@@ -13,7 +13,6 @@
 use super::deadline::Deadlines;
 use super::kick::{Kicker, Recent};
 use super::route::{self, Verdict};
-use super::wire::Wire;
 use super::{Event, HttpConfig, ServeError, Stopper, guard};
 use crate::engine::JsonRpc;
 use crate::signature::Extras;
@@ -37,6 +36,8 @@ pub(crate) struct Shared {
     pub(crate) stopper: Stopper,
     pub(crate) pool: Pool,
     pub(crate) deadlines: Deadlines,
+    /// Failed logins per address (`--auth`).
+    pub(crate) failures: crate::auth::Failures,
     kicker: Arc<Kicker>,
     intake: Mutex<Intake>,
     /// Peers whose connection is stranded, with when a request last came from each (locked
@@ -63,6 +64,7 @@ impl Shared {
         Arc::new(Shared {
             kicker: Kicker::start(addr, move || done.stopping()),
             deadlines: Deadlines::new(config.timeout),
+            failures: Default::default(),
             rpc,
             extras,
             config,
@@ -166,7 +168,7 @@ impl Drop for Leave<'_> {
 fn run(server: &Arc<tiny_http::Server>, shared: &Arc<Shared>) {
     let _leave = Leave(shared);
     let slot = shared.deadlines.register();
-    let (mut body, mut out, mut wire) = (Arc::new(Vec::new()), Vec::new(), Wire::new());
+    let mut scratch = route::Scratch::new(&shared.extras);
     while let Some((request, verdict)) = next(server, shared) {
         let pool = &shared.pool;
         let busy = pool.busy.fetch_add(1, Ordering::SeqCst) + 1;
@@ -175,7 +177,7 @@ fn run(server: &Arc<tiny_http::Server>, shared: &Arc<Shared>) {
             spawn(server, shared);
         }
         let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            route::handle(request, verdict, shared, slot.as_deref(), &mut body, &mut out, &mut wire)
+            route::handle(request, verdict, shared, slot.as_deref(), &mut scratch)
         }));
         if let Err(panic) = handled {
             let message = crate::engine::panic_message(panic.as_ref());
@@ -191,13 +193,7 @@ fn run(server: &Arc<tiny_http::Server>, shared: &Arc<Shared>) {
         {
             shared.stopper.retire(&format!("served {max} requests (--max-requests)"));
         }
-        // A rare large body or answer should not keep its memory for the life of the thread.
-        if body.capacity() > 1 << 20 {
-            body = Arc::new(Vec::new());
-        }
-        if out.capacity() > 1 << 20 {
-            out = Vec::new();
-        }
+        scratch.shrink();
     }
     shared.deadlines.unregister(slot);
 }

@@ -4,10 +4,15 @@
 use super::deadline::Slot;
 use super::exit::{self, reply};
 use super::framing::{Framing, Heads};
+use super::gate;
 use super::guard;
 use super::pool::Shared;
 use super::wire::{Answer, Wire};
+use crate::auth::User;
+use crate::signature::Extras;
+use serde_json::value::RawValue;
 use std::io::Read;
+use std::net::IpAddr;
 use std::path::{Component, Path};
 use std::sync::Arc;
 use tiny_http::{Header, Method, Request};
@@ -36,15 +41,79 @@ impl Verdict {
     }
 }
 
+/// What a call thread keeps from one request to the next.
+pub(crate) struct Scratch {
+    body: Arc<Vec<u8>>,
+    out: Vec<u8>,
+    wire: Wire,
+    who: Who,
+}
+
+impl Scratch {
+    pub(crate) fn new(extras: &Extras) -> Scratch {
+        Scratch { body: Arc::new(Vec::new()), out: Vec::new(), wire: Wire::new(), who: Who::new(extras) }
+    }
+
+    /// A rare large body or answer should not keep its memory for the life of the thread.
+    pub(crate) fn shrink(&mut self) {
+        if self.body.capacity() > 1 << 20 {
+            self.body = Arc::new(Vec::new());
+        }
+        if self.out.capacity() > 1 << 20 {
+            self.out = Vec::new();
+        }
+    }
+}
+
+/// The server's extras with `caller` and `remote_addr` set for the request at hand, which a
+/// client cannot supply. Rewritten only when they change: requests on one connection repeat them.
+struct Who {
+    extras: Extras,
+    caller: Option<String>,
+    remote: Option<IpAddr>,
+}
+
+impl Who {
+    fn new(base: &Extras) -> Who {
+        let mut extras = base.clone();
+        extras.insert_raw(CALLER, null());
+        extras.insert_raw(REMOTE_ADDR, null());
+        Who { extras, caller: None, remote: None }
+    }
+
+    fn set(&mut self, caller: Option<&str>, remote: Option<IpAddr>) -> &Extras {
+        if self.caller.as_deref() != caller {
+            self.caller = caller.map(str::to_owned);
+            let value = serde_json::value::to_raw_value(&caller).expect("a string serializes");
+            self.extras.insert_raw(CALLER, value);
+        }
+        if self.remote != remote {
+            self.remote = remote;
+            let value = serde_json::value::to_raw_value(&remote.map(|ip| ip.to_string())).expect("serializes");
+            self.extras.insert_raw(REMOTE_ADDR, value);
+        }
+        &self.extras
+    }
+}
+
+/// The parameter that receives the authenticated user's name (null without `--auth`).
+pub const CALLER: &str = "caller";
+/// The parameter that receives the client's IP address.
+pub const REMOTE_ADDR: &str = "remote_addr";
+
+fn null() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).expect("null is JSON")
+}
+
 pub(crate) fn handle(
-    mut request: Request,
+    request: Request,
     verdict: Verdict,
     shared: &Arc<Shared>,
     slot: Option<&Slot>,
-    body: &mut Arc<Vec<u8>>,
-    out: &mut Vec<u8>,
-    wire: &mut Wire,
+    scratch: &mut Scratch,
 ) {
+    let Scratch { body, out, wire, who } = scratch;
+    let mut request = request;
     let config = &shared.config;
     log::debug!("{} {}", request.method(), request.url());
     let Verdict { framing, upgrade, content_type } = verdict;
@@ -71,6 +140,14 @@ pub(crate) fn handle(
     };
     let url = request.url();
     let path = url.as_bytes().iter().position(|&b| b == b'?').map_or(url, |end| &url[..end]);
+    let get = matches!(request.method(), Method::Get | Method::Head);
+    let user = match &config.auth {
+        Some(users) if !(get && path == "/health") => match gate::check(&request, users, &shared.failures) {
+            Ok(user) => Some(user),
+            Err(no) => return reply(request, no.status, &no.message, Some(no.header)),
+        },
+        _ => None,
+    };
     if path == config.rpc_path {
         if *request.method() != Method::Post {
             let allow = Header::from_bytes(&b"Allow"[..], &b"POST"[..]).expect("valid header");
@@ -91,11 +168,16 @@ pub(crate) fn handle(
         let started = config.metrics.then(std::time::Instant::now);
         // With a deadline the request waits in the thread's slot, where the watchdog can
         // answer it in time if the calls do not return.
+        let extras = who.set(user.map(User::name), request.remote_addr().map(|a| a.ip()));
+        let run = |body: &[u8], out: &mut Vec<u8>| match user {
+            None => shared.rpc.handle_into(body, extras, out),
+            Some(user) => shared.rpc.handle_into_for(body, extras, &|m| user.may_call(m), out),
+        };
         let (request, answered) = match slot {
-            None => (Some(request), shared.rpc.handle_into(body, &shared.extras, out)),
+            None => (Some(request), run(body, out)),
             Some(slot) => {
                 slot.begin(shared, request, body);
-                let answered = shared.rpc.handle_into(body, &shared.extras, out);
+                let answered = run(body, out);
                 (slot.end(shared), answered)
             }
         };
@@ -107,7 +189,6 @@ pub(crate) fn handle(
         }
         return;
     }
-    let get = matches!(request.method(), Method::Get | Method::Head);
     match config.static_dir.as_deref() {
         _ if get && path == "/health" => reply(request, 200, "ok", None),
         _ if get && path == "/metrics" && config.metrics => {

@@ -110,6 +110,14 @@ export! {
 }
 
 export! {
+    /// Who called, as the server tells it: the authenticated user (null without --auth) and
+    /// the client's IP address. Clients cannot set either.
+    fn whoami(caller: Option<String>, remote_addr: Option<String>) -> Value {
+        json!({ "caller": caller, "remote_addr": remote_addr })
+    }
+}
+
+export! {
     /// Fails with a SampleError carrying message (and data, when given).
     fn fail(message: String, data: Option<Value> = None) -> Result<(), SampleError> {
         Err(SampleError { message, data })
@@ -142,7 +150,7 @@ export! {
 plugin! {
     name: "sample",
     version: env!("CARGO_PKG_VERSION"),
-    methods: [subtract, add, sum, update, foobar, get_data, echo, sleep, pid, fail, boom, raw_echo, raw_boom],
+    methods: [subtract, add, sum, update, foobar, get_data, echo, sleep, pid, whoami, fail, boom, raw_echo, raw_boom],
 }
 
 #[cfg(test)]

@@ -1,0 +1,99 @@
+//! Failed logins per address: past a few in a minute, an address is refused without a check.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// Failed attempts an address may make in one window.
+pub const LIMIT: u32 = 5;
+/// The window, counted from an address's first failure in it.
+pub const WINDOW: Duration = Duration::from_secs(60);
+/// The most addresses tracked at once; past it, expired windows are dropped first, and an
+/// address that still finds no room is not limited.
+const TRACKED: usize = 10_000;
+
+/// Failed logins per address in this process (IPv6 addresses by their /64 network, which one
+/// host usually holds whole).
+#[derive(Debug, Default)]
+pub struct Failures {
+    windows: Mutex<HashMap<IpAddr, Window>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Window {
+    start: Instant,
+    failures: u32,
+}
+
+impl Failures {
+    /// How long `ip` must wait when it has failed [`LIMIT`] times in the current window.
+    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+        let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let w = windows.get(&key(ip))?;
+        let end = w.start + WINDOW;
+        (w.failures >= LIMIT && now < end).then(|| end - now)
+    }
+
+    /// Counts a failed attempt from `ip`.
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
+        let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        let key = key(ip);
+        if windows.len() >= TRACKED && !windows.contains_key(&key) {
+            windows.retain(|_, w| now < w.start + WINDOW);
+            if windows.len() >= TRACKED {
+                return;
+            }
+        }
+        let w = windows.entry(key).or_insert(Window { start: now, failures: 0 });
+        if now >= w.start + WINDOW {
+            *w = Window { start: now, failures: 0 };
+        }
+        w.failures += 1;
+    }
+}
+
+fn key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6((u128::from(v6) & (!0u128 << 64)).into()),
+        },
+        v4 => v4,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_is_blocked_after_the_limit_until_its_window_ends() {
+        let f = Failures::default();
+        let (ip, other) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
+        let t0 = Instant::now();
+        for _ in 0..LIMIT - 1 {
+            f.failed(ip, t0);
+        }
+        assert_eq!(f.blocked(ip, t0), None);
+        f.failed(ip, t0);
+        assert_eq!(f.blocked(ip, t0 + Duration::from_secs(10)), Some(WINDOW - Duration::from_secs(10)));
+        assert_eq!(f.blocked(other, t0), None);
+        assert_eq!(f.blocked(ip, t0 + WINDOW), None);
+        f.failed(ip, t0 + WINDOW); // a new window: one failure
+        assert_eq!(f.blocked(ip, t0 + WINDOW), None);
+    }
+
+    #[test]
+    fn addresses_are_keyed_by_host() {
+        let cases = [
+            ("192.0.2.7", "192.0.2.7"),
+            ("::ffff:192.0.2.7", "192.0.2.7"),
+            ("2001:db8:1:2:aaaa:bbbb:cccc:dddd", "2001:db8:1:2::"),
+            ("::1", "::"),
+        ];
+        for (ip, want) in cases {
+            assert_eq!(key(ip.parse().unwrap()), want.parse::<IpAddr>().unwrap(), "{ip}");
+        }
+    }
+}

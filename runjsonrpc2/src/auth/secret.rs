@@ -1,0 +1,143 @@
+//! Secrets: Argon2id hashes for the file, and a per-process cache of verified credentials so
+//! that the slow hash runs once per user, not once per request.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Argon2, Params, PasswordHasher, PasswordVerifier};
+use blake2::Blake2sMac256;
+use blake2::digest::{KeyInit, Mac};
+use std::io::Read;
+use std::sync::{Condvar, Mutex, OnceLock};
+
+/// The largest Argon2 memory cost a file may ask for, in KiB: each verification allocates it.
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+/// The largest time cost and parallelism a file may ask for.
+const MAX_PASSES: u32 = 16;
+
+/// Checks that a file's hash is an Argon2id PHC string with bounded costs.
+pub(super) fn check_hash(text: &str) -> Result<(), String> {
+    let hash = PasswordHash::new(text).map_err(|e| format!("hash is not a PHC string ($argon2id$v=19$m=...): {e}"))?;
+    if hash.algorithm != argon2::ARGON2ID_IDENT {
+        return Err(format!("hash algorithm {}, supported argon2id", hash.algorithm));
+    }
+    let params = Params::try_from(&hash).map_err(|e| format!("bad argon2id parameters: {e}"))?;
+    if params.m_cost() > MAX_MEMORY_KIB {
+        return Err(format!("argon2id memory {} KiB, at most {MAX_MEMORY_KIB}", params.m_cost()));
+    }
+    if params.t_cost() > MAX_PASSES || params.p_cost() > MAX_PASSES {
+        let (t, p) = (params.t_cost(), params.p_cost());
+        return Err(format!("argon2id passes {t} and lanes {p}, at most {MAX_PASSES} each"));
+    }
+    if hash.salt.is_none_or(|s| s.len() < 8) || hash.hash.is_none() {
+        return Err("argon2id hash without a salt of 8 bytes or more, or without its output".into());
+    }
+    Ok(())
+}
+
+/// Hashes a secret for the file: Argon2id with the recommended costs (19 MiB, 2 passes, 1
+/// lane) and a random 16-byte salt.
+pub fn hash_secret(secret: &[u8]) -> std::io::Result<String> {
+    let salt: [u8; 16] = random_bytes()?;
+    let hash = Argon2::default().hash_password_with_salt(secret, &salt).map_err(std::io::Error::other)?;
+    Ok(hash.to_string())
+}
+
+/// A new secret: 32 random bytes in URL-safe base64 without padding (43 characters).
+pub fn random_secret() -> std::io::Result<String> {
+    let bytes: [u8; 32] = random_bytes()?;
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut text = String::with_capacity(43);
+    let mut bits = 0u32;
+    let mut held = 0;
+    for b in bytes {
+        bits = (bits << 8) | u32::from(b);
+        held += 8;
+        while held >= 6 {
+            held -= 6;
+            text.push(ALPHABET[((bits >> held) & 63) as usize] as char);
+        }
+    }
+    if held > 0 {
+        text.push(ALPHABET[((bits << (6 - held)) & 63) as usize] as char);
+    }
+    Ok(text)
+}
+
+fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {
+    let mut bytes = [0u8; N];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Verifies credentials against the file's hashes, remembering those that passed.
+///
+/// The cache holds, per user, a keyed BLAKE2s MAC of the secret last verified, under a key
+/// drawn at start and never written anywhere: a hit costs one MAC and a constant-time
+/// comparison. It holds no secret and no hash usable outside this process, and only
+/// credentials that passed Argon2id enter it, so guessing still costs an Argon2id run.
+pub(super) struct Verifier {
+    key: [u8; 32],
+    pub(super) cached: Mutex<Vec<Option<[u8; 32]>>>,
+    /// Argon2id runs allowed at once (one per core): each allocates its memory cost.
+    permits: Mutex<usize>,
+    freed: Condvar,
+    /// The hash an unknown name is checked against, so that it takes as long as a known one.
+    decoy: OnceLock<String>,
+}
+
+impl Verifier {
+    pub(super) fn new(users: usize) -> Verifier {
+        Verifier {
+            key: random_bytes().unwrap_or_else(|e| panic!("cannot read /dev/urandom: {e}")),
+            cached: Mutex::new(vec![None; users]),
+            permits: Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
+            freed: Condvar::new(),
+            decoy: OnceLock::new(),
+        }
+    }
+
+    /// Whether `secret` is user `index`'s (whose file hash is `hash`); `None` for an unknown
+    /// name, which is still checked against a decoy hash.
+    pub(super) fn verify(&self, index: Option<usize>, hash: Option<&str>, name: &str, secret: &[u8]) -> bool {
+        let mac = self.mac(name, secret);
+        if let Some(i) = index
+            && let Some(known) = self.cached.lock().unwrap_or_else(|p| p.into_inner())[i]
+            && constant_time_eq(&known, &mac)
+        {
+            return true;
+        }
+        let decoy = || self.decoy.get_or_init(|| hash_secret(b"decoy").unwrap_or_default()).as_str();
+        let hash = hash.unwrap_or_else(decoy);
+        let passed = self.argon2(hash, secret) && index.is_some();
+        if passed && let Some(i) = index {
+            self.cached.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(mac);
+        }
+        passed
+    }
+
+    fn argon2(&self, hash: &str, secret: &[u8]) -> bool {
+        let mut permits = self.permits.lock().unwrap_or_else(|p| p.into_inner());
+        while *permits == 0 {
+            permits = self.freed.wait(permits).unwrap_or_else(|p| p.into_inner());
+        }
+        *permits -= 1;
+        drop(permits);
+        let passed = Argon2::default().verify_password(secret, hash).is_ok();
+        *self.permits.lock().unwrap_or_else(|p| p.into_inner()) += 1;
+        self.freed.notify_one();
+        passed
+    }
+
+    fn mac(&self, name: &str, secret: &[u8]) -> [u8; 32] {
+        let mut mac = <Blake2sMac256 as KeyInit>::new_from_slice(&self.key).expect("a 32-byte key fits");
+        mac.update(name.as_bytes());
+        mac.update(&[0]);
+        mac.update(secret);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// Compares without an early exit, so the time taken does not tell where two MACs differ.
+fn constant_time_eq(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    std::hint::black_box(diff) == 0
+}

@@ -1,0 +1,120 @@
+//! Unit tests of the auth file: parsing, patterns, and verification with its cache.
+
+use super::*;
+use argon2::password_hash::CustomizedPasswordHasher;
+
+/// A hash with the smallest costs, so that tests run fast; the file format is the same.
+fn cheap_hash(secret: &str) -> String {
+    let params = argon2::Params::new(64, 1, 1, None).unwrap();
+    argon2::Argon2::default()
+        .hash_password_customized(secret.as_bytes(), b"saltsaltsalt", None, None, params)
+        .unwrap()
+        .to_string()
+}
+
+fn users(text: &str) -> Result<Users, String> {
+    Users::parse(text, Path::new("auth.txt")).map_err(|e| e.to_string())
+}
+
+#[test]
+fn malformed_files_name_the_line_and_reason() {
+    let h = cheap_hash("s3cret");
+    let cases = [
+        ("alice".to_owned(), "auth.txt:1: expected NAME HASH PATTERN..., found one field"),
+        (
+            format!("# comment\n\nalice {h}"),
+            "auth.txt:3: user \"alice\" has no method pattern (use * for every method)",
+        ),
+        (format!("alice {h} *\nalice {h} *"), "auth.txt:2: user \"alice\" given twice (first on line 1)"),
+        (format!("al:ice {h} *"), "auth.txt:1: bad user name \"al:ice\""),
+        (format!("alice {h} sa*mple"), "auth.txt:1: bad method pattern \"sa*mple\": '*' may only end a pattern"),
+        ("alice plaintext *".to_owned(), "auth.txt:1: hash is not a PHC string"),
+        (
+            "alice $argon2i$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo *".to_owned(),
+            "auth.txt:1: hash algorithm argon2i, supported argon2id",
+        ),
+        (
+            "alice $argon2id$v=19$m=999999,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo *".to_owned(),
+            "auth.txt:1: argon2id memory 999999 KiB, at most 262144",
+        ),
+        (
+            "alice $argon2id$v=19$m=64,t=99,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo *".to_owned(),
+            "auth.txt:1: argon2id passes 99 and lanes 1, at most 16 each",
+        ),
+    ];
+    for (text, want) in cases {
+        let got = users(&text).map(|u| u.len()).unwrap_err();
+        assert!(got.starts_with(want), "{text:?}\n got: {got}\nwant: {want}");
+    }
+}
+
+#[test]
+fn patterns_allow_exact_names_prefixes_and_everything() {
+    let h = cheap_hash("x");
+    let file = format!("any {h} *\nsome {h} sample.* hello.greeting\nnone {h} nothing.here");
+    let u = users(&file).unwrap();
+    let cases = [
+        ("any", "sample.add", true),
+        ("any", "", true),
+        ("some", "sample.add", true),
+        ("some", "sample.", true),
+        ("some", "sample", false),
+        ("some", "hello.greeting", true),
+        ("some", "hello.greetings", false),
+        ("some", "hello.other", false),
+        ("none", "sample.add", false),
+        ("none", "nothing.here", true),
+    ];
+    for (name, method, want) in cases {
+        let user = u.users.iter().find(|x| x.name == name).unwrap();
+        assert_eq!(user.may_call(method), want, "{name} calling {method:?}");
+    }
+}
+
+#[test]
+fn only_the_right_name_and_secret_pass() {
+    let file = format!("alice {} *\nbob {} *", cheap_hash("a-secret"), cheap_hash("b-secret"));
+    let u = users(&file).unwrap();
+    let cases = [
+        ("alice", "a-secret", Some("alice")),
+        ("bob", "b-secret", Some("bob")),
+        ("alice", "b-secret", None),
+        ("alice", "a-secre", None),
+        ("alice", "", None),
+        ("carol", "a-secret", None),
+        ("", "", None),
+    ];
+    // Twice: the second round answers from the cache, which must agree.
+    for round in 0..2 {
+        for (name, secret, want) in cases {
+            let got = u.check(name, secret.as_bytes()).map(User::name);
+            assert_eq!(got, want, "round {round}: {name}:{secret}");
+        }
+    }
+}
+
+#[test]
+fn the_cache_holds_only_a_verified_credential() {
+    let u = users(&format!("alice {} *", cheap_hash("right"))).unwrap();
+    assert!(u.check("alice", b"wrong").is_none());
+    assert_eq!(*u.verifier.cached.lock().unwrap(), vec![None]);
+    assert!(u.check("alice", b"right").is_some());
+    let cached = u.verifier.cached.lock().unwrap()[0];
+    assert!(cached.is_some_and(|mac| mac != [0; 32]));
+    // A wrong secret after a cached right one still fails, and leaves the cache alone.
+    assert!(u.check("alice", b"wrong").is_none());
+    assert_eq!(u.verifier.cached.lock().unwrap()[0], cached);
+}
+
+#[test]
+fn hashed_secrets_verify_and_random_secrets_differ() {
+    let secret = random_secret().unwrap();
+    assert_eq!(secret.len(), 43);
+    assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{secret}");
+    assert_ne!(secret, random_secret().unwrap());
+    let hash = hash_secret(secret.as_bytes()).unwrap();
+    assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
+    let u = users(&format!("alice {hash} *")).unwrap();
+    assert!(u.check("alice", secret.as_bytes()).is_some());
+    assert!(u.check("alice", b"other").is_none());
+}
