@@ -10,14 +10,18 @@
 #   2. installs valgrind with apt-get if it is missing (sudo when not root);
 #   3. for each server (baseline_fixed, baseline_whole, baseline_serde, runjsonrpc2 serving `sample` in one
 #      process with one call thread, as in bench/http.sh, and `supervised`, the same under the default
-#      master with its 2 workers, all processes traced and counted) and each body (a single `add(1, 2)`, a batch of 100):
+#      master with its 2 workers, all processes traced and counted; `authed`, runjsonrpc2 with
+#      --auth and the client's credentials, verified once and then cached; and `credentials`,
+#      runjsonrpc2 without --auth sent the same Authorization header, which tiny_http parses)
+#      and each body (a single `add(1, 2)`, a batch of 100):
 #      runs the server under `valgrind --tool=callgrind` twice, answering FEW and then
 #      FEW + MANY requests from one keep-alive connection on 127.0.0.1, and takes
 #      (instructions of the second run - instructions of the first) / MANY: the instructions
 #      one more request costs, all threads, start-up and shut-down cancelled out;
 #   4. prints a markdown table and the ratios to the baselines.
 #
-# Environment: FEW (default 100), MANY (default 1000), NO_BUILD=1. Every server started here is
+# Environment: FEW (default 100), MANY (default 1000), NO_BUILD=1, SERVERS (a space-separated
+# subset of the servers above, e.g. SERVERS="runjsonrpc2 authed"). Every server started here is
 # stopped (SIGTERM, wait) before the next starts; traffic goes to 127.0.0.1 only.
 set -euo pipefail
 
@@ -59,8 +63,11 @@ import http.client, sys
 port, n, path, calls = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
 body = open(path, "rb").read()
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+headers = {"Content-Type": "application/json"}
+if len(sys.argv) > 5:
+    headers["Authorization"] = sys.argv[5]
 for _ in range(n):
-    conn.request("POST", "/", body, {"Content-Type": "application/json"})
+    conn.request("POST", "/", body, headers)
     answer = conn.getresponse().read()
     if answer.count(b'"result":3') != calls:
         sys.exit(f"unexpected answer: {answer[:200]!r}")
@@ -83,7 +90,7 @@ instructions() {
     port=${port%/}
     port=${port##*:}
     [ -n "$port" ] || { echo "bench/cost.sh: $name did not start" >&2; cat "$TMP/$name.err" >&2; exit 1; }
-    python3 "$TMP/client.py" "$port" "$n" "$TMP/$body.json" "$calls"
+    python3 "$TMP/client.py" "$port" "$n" "$TMP/$body.json" "$calls" ${AUTH_HEADER:+"$AUTH_HEADER"}
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" 2>/dev/null || true
     SERVER_PID=
@@ -92,13 +99,19 @@ instructions() {
         awk '{ s += $1 } END { print s }'
 }
 
+# The auth file of the `authed` server: one user allowed every method.
+printf 'bench-secret' | "$REL/runjsonrpc2" auth add bench >"$TMP/users.auth"
+AUTH="Basic $(printf 'bench:bench-secret' | base64)"
+
 declare -A COST
-SERVERS=(baseline_fixed baseline_whole baseline_serde runjsonrpc2 supervised)
+read -r -a SERVERS <<<"${SERVERS:-baseline_fixed baseline_whole baseline_serde runjsonrpc2 supervised credentials authed}"
 command_of() {
     case $1 in
     baseline_*) echo "$REL/examples/$1 1 0" ;;
     runjsonrpc2) echo "$REL/runjsonrpc2 --port 0 --workers 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
     supervised) echo "$REL/runjsonrpc2 --port 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
+    credentials) command_of runjsonrpc2 ;;
+    authed) echo "$REL/runjsonrpc2 --port 0 --workers 0 --threads 1 --no-prefix --auth $TMP/users.auth --plugin-path $REL sample" ;;
     esac
 }
 for body in single batch; do
@@ -106,6 +119,8 @@ for body in single batch; do
     [ "$body" = batch ] && calls=$BATCH
     for name in "${SERVERS[@]}"; do
         case $name-$body in baseline_fixed-batch | baseline_whole-batch) continue ;; esac
+        AUTH_HEADER=
+        case $name in authed | credentials) AUTH_HEADER=$AUTH ;; esac
         # shellcheck disable=SC2046
         few=$(instructions "$name" "$body" "$calls" "$FEW" $(command_of "$name"))
         # shellcheck disable=SC2046
@@ -131,11 +146,16 @@ for body in single batch; do
     done
 done
 echo
+cost_ratio() { [ -n "${COST[$1]:-}" ] && [ -n "${COST[$2]:-}" ] && ratio "${COST[$1]}" "${COST[$2]}" || echo "not measured"; }
 echo "- baseline_fixed / runjsonrpc2, single (tiny_http's own answer path):" \
-    "$(ratio "${COST[baseline_fixed-single]}" "${COST[runjsonrpc2-single]}")"
+    "$(cost_ratio baseline_fixed-single runjsonrpc2-single)"
 echo "- baseline_whole / runjsonrpc2, single (the same answer path as runjsonrpc2's: the share of a" \
-    "request's work that is the HTTP stack): $(ratio "${COST[baseline_whole-single]}" "${COST[runjsonrpc2-single]}")"
-echo "- baseline_serde / runjsonrpc2, single: $(ratio "${COST[baseline_serde-single]}" "${COST[runjsonrpc2-single]}")"
-echo "- baseline_serde / runjsonrpc2, batch-$BATCH: $(ratio "${COST[baseline_serde-batch]}" "${COST[runjsonrpc2-batch]}")"
-echo "- runjsonrpc2 (--workers 0) / supervised (master + 2 workers), single: $(ratio "${COST[runjsonrpc2-single]}" "${COST[supervised-single]}")," \
-    "batch-$BATCH: $(ratio "${COST[runjsonrpc2-batch]}" "${COST[supervised-batch]}") (the cost of supervision)"
+    "request's work that is the HTTP stack): $(cost_ratio baseline_whole-single runjsonrpc2-single)"
+echo "- baseline_serde / runjsonrpc2, single: $(cost_ratio baseline_serde-single runjsonrpc2-single)"
+echo "- baseline_serde / runjsonrpc2, batch-$BATCH: $(cost_ratio baseline_serde-batch runjsonrpc2-batch)"
+echo "- runjsonrpc2 (--workers 0) / supervised (master + 2 workers), single: $(cost_ratio runjsonrpc2-single supervised-single)," \
+    "batch-$BATCH: $(cost_ratio runjsonrpc2-batch supervised-batch) (the cost of supervision)"
+echo "- authed / credentials, single: $(cost_ratio authed-single credentials-single)," \
+    "batch-$BATCH: $(cost_ratio authed-batch credentials-batch) (the cost of checking a cached credential; goal <= 1.05)"
+echo "- authed / runjsonrpc2, single: $(cost_ratio authed-single runjsonrpc2-single)," \
+    "batch-$BATCH: $(cost_ratio authed-batch runjsonrpc2-batch) (the same, plus tiny_http's parsing of the header)"

@@ -19,6 +19,8 @@
 #                          --plugin-path target/release sample   (one process, no master)
 #        supervised      the same with the default process model (a master and 2 worker
 #                        processes, each with a pool capped at 1 thread; figures cover them all)
+#        authed          runjsonrpc2 with --auth (one user, every method); wrk sends the user's
+#                        Basic credentials, verified once and then cached
 #   4. checks each answer once with curl, then, for $ROUNDS rounds, drives the servers in turn
 #      (one at a time) from CPU 1 with
 #        taskset -c 1 wrk -t1 -c$CONNECTIONS -d${DURATION}s --latency -s bench/post.lua URL
@@ -33,7 +35,7 @@
 # WARMUP (seconds, default 1; 0 for none), NO_BUILD=1 to skip the cargo build. On a shared, noisy
 # machine many short rounds (DURATION=1 ROUNDS=30 WARMUP=0) and the median of the round-by-round
 # ratios say more than a few long rounds; bench/cost.sh counts instructions, which noise cannot move. Traffic goes to 127.0.0.1 only;
-# the whole run is bounded (6 x ROUNDS x (WARMUP + DURATION) seconds of load) and every server
+# the whole run is bounded (9 x ROUNDS x (WARMUP + DURATION) seconds of load) and every server
 # started here is stopped (kill, wait) on exit.
 set -euo pipefail
 
@@ -113,10 +115,14 @@ start() {
     echo "== $name: $SERVER_URL (pid $SERVER_PID, idle VmRSS $IDLE_KIB KiB)" >&2
 }
 
+# auth_of NAME: the Authorization header the server NAME needs (empty for none).
+auth_of() { if [ "$1" = authed ]; then echo "$AUTH_HEADER"; fi; }
+
 # check NAME BODY CALLS: one request with curl; the answer must hold CALLS results of 3.
 check() {
     local got
-    got=$(curl -sS -H 'Content-Type: application/json' --data-binary "@$TMP/$2.json" "$SERVER_URL" |
+    got=$(curl -sS -H 'Content-Type: application/json' -H "Authorization: $(auth_of "$1")" \
+        --data-binary "@$TMP/$2.json" "$SERVER_URL" |
         grep -o '"result":3' | wc -l)
     if [ "$got" -ne "$3" ]; then
         echo "bench/http.sh: $1 answered $got results of 3 to $2, expected $3" >&2
@@ -134,11 +140,12 @@ measure() {
     local name=$1 body=$2 calls=$3 out line t0 t1
     local url=${URL[$name]}
     if [ "$WARMUP" != 0 ]; then
-        BODY="$TMP/$body.json" taskset -c 1 wrk -t1 "-c$CONNECTIONS" "-d${WARMUP}s" -s bench/post.lua "$url" >/dev/null
+        AUTH=$(auth_of "$name") BODY="$TMP/$body.json" taskset -c 1 wrk -t1 "-c$CONNECTIONS" "-d${WARMUP}s" \
+            -s bench/post.lua "$url" >/dev/null
     fi
     out="$TMP/$name-$body.wrk"
     t0=$(ticks "${PID[$name]}")
-    BODY="$TMP/$body.json" taskset -c 1 wrk -t1 "-c$CONNECTIONS" "-d${DURATION}s" --latency -s bench/post.lua \
+    AUTH=$(auth_of "$name") BODY="$TMP/$body.json" taskset -c 1 wrk -t1 "-c$CONNECTIONS" "-d${DURATION}s" --latency -s bench/post.lua \
         "$url" >"$out"
     t1=$(ticks "${PID[$name]}")
     line=$(grep '^RESULT ' "$out") || { cat "$out" >&2; exit 1; }
@@ -169,10 +176,16 @@ start runjsonrpc2 "$REL/runjsonrpc2" --port 0 --workers 0 --threads 1 --no-prefi
 URL[runjsonrpc2]=$SERVER_URL PID[runjsonrpc2]=$SERVER_PID IDLE[runjsonrpc2]=$IDLE_KIB
 start supervised "$REL/runjsonrpc2" --port 0 --threads 1 --no-prefix --plugin-path "$REL" sample
 URL[supervised]=$SERVER_URL PID[supervised]=$SERVER_PID IDLE[supervised]=$IDLE_KIB
+printf 'bench-secret' | "$REL/runjsonrpc2" auth add bench >"$TMP/users.auth"
+AUTH_HEADER="Basic $(printf 'bench:bench-secret' | base64)"
+start authed "$REL/runjsonrpc2" --port 0 --workers 0 --threads 1 --no-prefix --auth "$TMP/users.auth" \
+    --plugin-path "$REL" sample
+URL[authed]=$SERVER_URL PID[authed]=$SERVER_PID IDLE[authed]=$IDLE_KIB
 
 # What is measured, in the order of each round: server, body, calls per request.
 CASES=("baseline_fixed single 1" "baseline_whole single 1" "baseline_serde single 1" "runjsonrpc2 single 1"
-    "supervised single 1" "baseline_serde batch $BATCH" "runjsonrpc2 batch $BATCH" "supervised batch $BATCH")
+    "supervised single 1" "authed single 1" "baseline_serde batch $BATCH" "runjsonrpc2 batch $BATCH"
+    "supervised batch $BATCH")
 for c in "${CASES[@]}"; do
     read -r name body calls <<<"$c"
     SERVER_URL=${URL[$name]}
@@ -245,6 +258,12 @@ for body in single batch; do
         "$(paired_median supervised runjsonrpc2 "$body") (round by round: $(paired supervised runjsonrpc2 "$body"));" \
         "by server CPU per request: $(ratio "${CPU[runjsonrpc2-$body]}" "${CPU[supervised-$body]}")"
 done
+r=$(paired_median authed runjsonrpc2 single)
+echo "- authed / runjsonrpc2 single (requests/s; --auth at a cached credential, with tiny_http parsing the header;" \
+    "bench/cost.sh separates the check itself):" \
+    "$(ratio "${RPS[authed-single]}" "${RPS[runjsonrpc2-single]}"); median round ratio $r" \
+    "(round by round: $(paired authed runjsonrpc2 single)); by server CPU per request:" \
+    "$(ratio "${CPU[runjsonrpc2-single]}" "${CPU[authed-single]}")"
 echo "- supervised idle RSS, master + 2 workers: $(mib "${IDLE[supervised]}") MiB"
 m=$(mib "$RJ_IDLE")
 echo "- runjsonrpc2 idle RSS (VmRSS before load): $m MiB (goal < 4 MiB: $(verdict "$m" "<" 4))"

@@ -7,6 +7,10 @@ wrk.method = "POST"
 wrk.body = file:read("*a")
 file:close()
 wrk.headers["Content-Type"] = "application/json"
+-- $AUTH, when set, is sent as the Authorization header (bench/http.sh's `authed` server).
+if os.getenv("AUTH") and os.getenv("AUTH") ~= "" then
+  wrk.headers["Authorization"] = os.getenv("AUTH")
+end
 
 function done(summary, latency, requests)
   local e = summary.errors

@@ -14,7 +14,9 @@ struct AuthFile {
 
 impl AuthFile {
     fn new(name: &str, users: &[(&str, &str, &[&str])]) -> AuthFile {
-        let dir = std::env::temp_dir().join(format!("rj2-auth-{name}-{}", std::process::id()));
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("rj2-auth-{name}-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let file = AuthFile { dir };
@@ -198,6 +200,11 @@ fn the_auth_file_is_read_again_on_sighup() {
     file.write(&[("carol", "carol-secret", &["sample.add"])]);
     server.signal("HUP");
     log.wait_for("reloaded", Duration::from_secs(20));
+    // An old worker may take a connection or two while it hears its order to stop.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while send(&server, "POST", "/", Some("carol:carol-secret"), ADD).status != 200 {
+        assert!(std::time::Instant::now() < deadline, "carol not let in 10 s after the reload:\n{}", log.text());
+    }
     let cases = [("carol:carol-secret", 200), ("alice:alice-secret", 401)];
     for (user, status) in cases {
         // Every worker is new: each one answers from the new file.
@@ -283,12 +290,15 @@ fn allow_from_drops_connections_from_other_networks() {
 
 #[test]
 fn auth_add_prints_a_line_for_the_file() {
+    let long = "x".repeat(127);
     let cases: &[(&[&str], &str, i32, &str)] = &[
         (&["carol"], "s3cret\n", 0, " *\n"),
+        (&["carol"], &long, 0, " *\n"),
         (&["carol", "--allow", "sample.*", "--allow", "hello.greeting"], "s3cret", 0, " sample.* hello.greeting\n"),
         (&["carol"], "", 2, "runjsonrpc2: no secret on stdin"),
         (&["carol"], "one\ntwo\n", 2, "runjsonrpc2: the secret on stdin spans several lines"),
         (&["car:ol"], "s3cret", 2, "runjsonrpc2: bad user name \"car:ol\""),
+        (&["carol"], &"x".repeat(128), 2, "runjsonrpc2: secret of 128 bytes, at most 127"),
         (&["carol", "--allow", "sa*mple"], "s3cret", 2, "runjsonrpc2: bad method pattern \"sa*mple\""),
     ];
     for (args, stdin, code, want) in cases {

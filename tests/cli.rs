@@ -35,6 +35,8 @@ fn call_from_a_shell() {
         (&["call", "sample", "add", "--error", "E=-32601", "[1,2]"], 2, "", "reserved by JSON-RPC 2.0 (Method not found)"),
         (&["call", "sample", "add", "--extra", "b=5", "[1]"], 0, "6\n", ""),
         (&["call", "sample", "add", "--extra", "b=nope", "[1]"], 2, "", "not JSON"),
+        (&["call", "sample", "whoami", r#"{"caller":"root","remote_addr":"10.0.0.1"}"#], 0, "{\"caller\":null,\"remote_addr\":null}\n", ""),
+        (&["call", "sample", "whoami", "--extra", "caller=\"root\""], 0, "{\"caller\":null,\"remote_addr\":null}\n", ""),
         (&["list"], 2, "", "required arguments"),
         (&["--port", "nope", "hello"], 2, "", "invalid value"),
         (&[], 2, "", "no module given"),

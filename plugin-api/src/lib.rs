@@ -127,6 +127,29 @@
 //! sent (`null` when the request had none, so `Option<Value>` gives `None`)
 //! and the server's extra variables (a JSON object); both are decoded with serde.
 //!
+//! # Who is calling: `caller` and `remote_addr`
+//!
+//! The HTTP server sets two values for every call, as extra variables that a
+//! client cannot supply: a parameter named `caller` gets the name of the user
+//! the request authenticated as (`runjsonrpc2 --auth`), or `null` without
+//! `--auth`; one named `remote_addr` gets the client's IP address as a string
+//! (`"127.0.0.1"`). Declare them like any parameter, usually as `Option<String>`:
+//!
+//! ```
+//! use runjsonrpc2_plugin::export;
+//! export! {
+//!     /// Says who is asking.
+//!     fn whoami(caller: Option<String>, remote_addr: Option<String>) -> String {
+//!         format!("{} from {}", caller.as_deref().unwrap_or("anyone"), remote_addr.unwrap_or_default())
+//!     }
+//! }
+//! ```
+//!
+//! A client's value for either is never used: sent by name it is overridden,
+//! and positional values fill only the other parameters. Raw procedures find
+//! both in their extras object. `runjsonrpc2 call` and `--stdio` set both to
+//! `null`; an embedder's own engine sets what it chooses.
+//!
 //! # The contract the glue keeps
 //!
 //! - **Memory**: the host allocates and frees the input strings and, through

@@ -194,9 +194,16 @@ fn watched_files(s: &Settings, config: Option<&Path>) -> Vec<PathBuf> {
     files
 }
 
+/// The extras of a call made without HTTP: `caller` and `remote_addr` are null, never the
+/// client's, as in the HTTP server without `--auth`.
+fn local_extras(s: &Settings) -> crate::signature::Extras {
+    s.extras.clone().with(server::CALLER, ()).with(server::REMOTE_ADDR, ())
+}
+
 /// Answers newline-delimited JSON-RPC from `input` on `output`, one line per answer.
 pub fn stdio(s: &Settings, input: impl BufRead, mut output: impl Write) -> Result<(), CommandError> {
     let built = build(s)?;
+    let extras = local_extras(s);
     let mut out = Vec::new();
     for line in input.split(b'\n') {
         let line = line?;
@@ -204,7 +211,7 @@ pub fn stdio(s: &Settings, input: impl BufRead, mut output: impl Write) -> Resul
             continue;
         }
         out.clear();
-        if built.rpc.handle_into(&line, &s.extras, &mut out) {
+        if built.rpc.handle_into(&line, &extras, &mut out) {
             // A plugin may pretty-print its result. In valid JSON a raw newline can only be
             // whitespace between tokens (strings escape theirs), so dropping them keeps one line
             // and changes nothing else.
@@ -257,7 +264,7 @@ pub fn call(s: &Settings, method: &str, params: Option<&str>) -> Result<String, 
     };
     let method = serde_json::to_string(method).expect("a string serializes");
     let body = format!("{{\"jsonrpc\":\"2.0\",\"method\":{method}{params},\"id\":1}}");
-    let answer = built.rpc.handle(body.as_bytes(), &s.extras).expect("a request with an id is answered");
+    let answer = built.rpc.handle(body.as_bytes(), &local_extras(s)).expect("a request with an id is answered");
     /// The answer's members, borrowed as they are (no depth limit, numbers untouched).
     #[derive(serde::Deserialize)]
     struct Answer<'a> {
@@ -306,6 +313,10 @@ pub fn auth_add(
         }
         if secret.contains(&b'\n') {
             return Err(CommandError::Usage("the secret on stdin spans several lines: give one line".into()));
+        }
+        if secret.len() > crate::auth::MAX_SECRET {
+            let max = crate::auth::MAX_SECRET;
+            return Err(CommandError::Usage(format!("secret of {} bytes, at most {max}", secret.len())));
         }
         secret
     };

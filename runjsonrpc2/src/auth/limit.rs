@@ -28,15 +28,27 @@ struct Window {
 
 impl Failures {
     /// How long `ip` must wait when it has failed [`LIMIT`] times in the current window.
-    pub fn blocked(&self, ip: IpAddr, now: Instant) -> Option<Duration> {
+    pub fn blocked(&self, ip: IpAddr) -> Option<Duration> {
+        self.blocked_at(ip, Instant::now)
+    }
+
+    fn blocked_at(&self, ip: IpAddr, now: impl FnOnce() -> Instant) -> Option<Duration> {
         let windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
+        if windows.is_empty() {
+            return None; // no failure yet: neither the clock nor a hash of the address
+        }
         let w = windows.get(&key(ip))?;
+        let now = now();
         let end = w.start + WINDOW;
         (w.failures >= LIMIT && now < end).then(|| end - now)
     }
 
     /// Counts a failed attempt from `ip`.
-    pub fn failed(&self, ip: IpAddr, now: Instant) {
+    pub fn failed(&self, ip: IpAddr) {
+        self.failed_at(ip, Instant::now());
+    }
+
+    fn failed_at(&self, ip: IpAddr, now: Instant) {
         let mut windows = self.windows.lock().unwrap_or_else(|p| p.into_inner());
         let key = key(ip);
         if windows.len() >= TRACKED && !windows.contains_key(&key) {
@@ -73,15 +85,15 @@ mod tests {
         let (ip, other) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         let t0 = Instant::now();
         for _ in 0..LIMIT - 1 {
-            f.failed(ip, t0);
+            f.failed_at(ip, t0);
         }
-        assert_eq!(f.blocked(ip, t0), None);
-        f.failed(ip, t0);
-        assert_eq!(f.blocked(ip, t0 + Duration::from_secs(10)), Some(WINDOW - Duration::from_secs(10)));
-        assert_eq!(f.blocked(other, t0), None);
-        assert_eq!(f.blocked(ip, t0 + WINDOW), None);
-        f.failed(ip, t0 + WINDOW); // a new window: one failure
-        assert_eq!(f.blocked(ip, t0 + WINDOW), None);
+        assert_eq!(f.blocked_at(ip, || t0), None);
+        f.failed_at(ip, t0);
+        assert_eq!(f.blocked_at(ip, || t0 + Duration::from_secs(10)), Some(WINDOW - Duration::from_secs(10)));
+        assert_eq!(f.blocked_at(other, || t0), None);
+        assert_eq!(f.blocked_at(ip, || t0 + WINDOW), None);
+        f.failed_at(ip, t0 + WINDOW); // a new window: one failure
+        assert_eq!(f.blocked_at(ip, || t0 + WINDOW), None);
     }
 
     #[test]

@@ -13,11 +13,15 @@
 mod limit;
 mod secret;
 
-pub use limit::Failures;
+pub use limit::{Failures, LIMIT, WINDOW};
 pub use secret::{hash_secret, random_secret};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+
+/// The longest secret, in bytes: with a name of at most 64, the credentials fit the server's
+/// fixed buffer.
+pub const MAX_SECRET: usize = 127;
 
 /// The users of an auth file, with a cache of credentials already verified.
 pub struct Users {
@@ -103,6 +107,9 @@ impl Users {
     /// The user whose name and secret these are, or `None` (an unknown name and a wrong
     /// secret take the same time). A credential verified once is cached for this process.
     pub fn check(&self, name: &str, secret: &[u8]) -> Option<&User> {
+        if self.users.is_empty() {
+            return None;
+        }
         let index = self.users.iter().position(|u| u.name == name);
         let hash = index.map(|i| self.users[i].hash.as_str());
         self.verifier.verify(index, hash, name, secret).then(|| &self.users[index.expect("verified")])

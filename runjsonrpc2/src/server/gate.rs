@@ -1,7 +1,6 @@
 //! `--auth` at the door: a request's HTTP Basic credentials, checked before it is routed.
 
 use crate::auth::{Failures, User, Users};
-use std::time::Instant;
 use tiny_http::{Header, Request};
 
 /// Why a request is not let in: its status, one line, and the header that goes with it.
@@ -21,19 +20,20 @@ pub(crate) fn check<'u>(request: &Request, users: &'u Users, failures: &Failures
         return Err(unauthorized("authentication required"));
     };
     let ip = request.remote_addr().map(|a| a.ip());
-    let now = Instant::now();
-    if let Some(wait) = ip.and_then(|ip| failures.blocked(ip, now)) {
+    if let Some(wait) = ip.and_then(|ip| failures.blocked(ip)) {
         let seconds = wait.as_secs() + 1;
         let header = Header::from_bytes(&b"Retry-After"[..], seconds.to_string().as_bytes()).expect("valid header");
         let message = format!("too many failed logins from this address: try again in {seconds} s");
         return Err(Refusal { status: 429, message, header });
     }
-    let user = basic(credentials.value.as_str()).and_then(|(name, secret)| users.check(&name, &secret));
+    let mut buffer = [0u8; 192];
+    let decoded = basic(credentials.value.as_str(), &mut buffer);
+    let user = decoded.and_then(split).and_then(|(name, secret)| users.check(name, secret));
     match user {
         Some(user) => Ok(user),
         None => {
             if let Some(ip) = ip {
-                failures.failed(ip, now);
+                failures.failed(ip);
             }
             log::info!("failed login from {}", ip.map_or("an unknown address".into(), |ip| ip.to_string()));
             Err(unauthorized("authentication failed"))
@@ -46,27 +46,33 @@ fn unauthorized(message: &str) -> Refusal {
     Refusal { status: 401, message: message.to_owned(), header }
 }
 
-/// The name and secret of `Basic BASE64(name:secret)`.
-fn basic(value: &str) -> Option<(String, Vec<u8>)> {
-    let (scheme, token) = value.trim().split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
+/// The decoded token of `Basic BASE64(name:secret)`, in `buffer` (longer ones are refused:
+/// a name has at most 64 bytes, and a secret at most 127).
+fn basic<'b>(value: &str, buffer: &'b mut [u8; 192]) -> Option<&'b [u8]> {
+    let value = value.as_bytes().trim_ascii();
+    let scheme = value.get(..6)?;
+    if !scheme.eq_ignore_ascii_case(b"basic ") {
         return None;
     }
-    let decoded = base64(token.trim())?;
-    let colon = decoded.iter().position(|&b| b == b':')?;
-    let name = String::from_utf8(decoded[..colon].to_vec()).ok()?;
-    Some((name, decoded[colon + 1..].to_vec()))
+    base64(value[6..].trim_ascii_start(), buffer)
 }
 
-/// Decodes standard base64, padding optional; `None` for anything else.
-fn base64(text: &str) -> Option<Vec<u8>> {
-    let text = text.strip_suffix("==").or_else(|| text.strip_suffix('=')).unwrap_or(text);
-    if text.len() % 4 == 1 {
+/// The name (UTF-8) and the secret of a decoded token, split at the first colon.
+fn split(decoded: &[u8]) -> Option<(&str, &[u8])> {
+    let colon = decoded.iter().position(|&b| b == b':')?;
+    Some((std::str::from_utf8(&decoded[..colon]).ok()?, &decoded[colon + 1..]))
+}
+
+/// Decodes standard base64, padding optional, into `out`; `None` for anything else, or for
+/// more than `out` holds.
+fn base64<'b>(text: &[u8], out: &'b mut [u8]) -> Option<&'b [u8]> {
+    let text = text.strip_suffix(b"==").or_else(|| text.strip_suffix(b"=")).unwrap_or(text);
+    if text.len() % 4 == 1 || text.len() * 3 / 4 > out.len() {
         return None;
     }
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut len = 0;
     let (mut bits, mut held) = (0u32, 0);
-    for c in text.bytes() {
+    for &c in text {
         let v = match c {
             b'A'..=b'Z' => c - b'A',
             b'a'..=b'z' => c - b'a' + 26,
@@ -79,10 +85,11 @@ fn base64(text: &str) -> Option<Vec<u8>> {
         held += 6;
         if held >= 8 {
             held -= 8;
-            out.push((bits >> held) as u8);
+            out[len] = (bits >> held) as u8;
+            len += 1;
         }
     }
-    Some(out)
+    Some(&out[..len])
 }
 
 #[cfg(test)]
@@ -106,8 +113,35 @@ mod tests {
             ("BasicYWxpY2U6czNjcmV0", None),
         ];
         for (value, want) in cases {
-            let got = basic(value);
-            assert_eq!(got.as_ref().map(|(n, s)| (n.as_str(), s.as_slice())), want, "{value:?}");
+            let mut buffer = [0; 192];
+            assert_eq!(basic(value, &mut buffer).and_then(split), want, "{value:?}");
         }
+    }
+
+    /// The longest name and secret `auth add` accepts fit the buffer; one byte more does not.
+    #[test]
+    fn the_longest_credentials_fit() {
+        let (name, secret) = ("n".repeat(64), "s".repeat(crate::auth::MAX_SECRET));
+        for (extra, fits) in [("", true), ("s", false)] {
+            let token = encode(format!("{name}:{secret}{extra}").as_bytes());
+            let mut buffer = [0; 192];
+            let got = basic(&format!("Basic {token}"), &mut buffer).and_then(split);
+            assert_eq!(got.is_some(), fits, "{} bytes", name.len() + secret.len() + extra.len() + 1);
+            if fits {
+                assert_eq!(got, Some((name.as_str(), secret.as_bytes())));
+            }
+        }
+    }
+
+    fn encode(bytes: &[u8]) -> String {
+        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+            for i in 0..4 {
+                out.push(if i <= chunk.len() { A[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
+            }
+        }
+        out
     }
 }

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 pub use allow::Cidr;
 pub use deadline::TIMEOUT_CODE;
+pub use route::{CALLER, REMOTE_ADDR};
 
 /// The most call threads when `threads` is 0: a pool grows to it only while every thread is busy.
 pub const DEFAULT_THREADS: usize = 64;
