@@ -219,6 +219,23 @@ fn the_auth_file_is_read_again_on_sighup() {
     assert_eq!(send(&server, "POST", "/", Some("carol:carol-secret"), ADD).status, 200);
 }
 
+/// The config keys: `auth` relative to run.toml, `allow_from` a list.
+#[test]
+fn run_toml_sets_auth_and_allow_from() {
+    let file = users();
+    let plugins = crate::support::plugin_dir().display().to_string();
+    let config = format!(
+        "plugin_path = [{plugins:?}]\nmodules = [\"sample\"]\nauth = \"users.auth\"\nallow_from = [\"127.0.0.0/8\", \"::1\"]\n"
+    );
+    std::fs::write(file.dir.join("run.toml"), config).unwrap();
+    let server = Server::serve_config(&file.dir);
+    assert_eq!(send(&server, "POST", "/", None, ADD).status, 401);
+    assert_eq!(
+        send(&server, "POST", "/", Some("alice:alice-secret"), ADD).body_text(),
+        r#"{"jsonrpc":"2.0","result":3,"id":1}"#
+    );
+}
+
 #[test]
 fn a_malformed_auth_file_stops_start_up_with_its_line() {
     let file = AuthFile::new("bad", &[("alice", "alice-secret", &["*"])]);

@@ -125,6 +125,8 @@ fn config_file_errors_name_file_key_and_reason() {
         ("modules = [\"hello\"]\n[errors]\nE = -32603\n", "error code -32603 for E is reserved"),
         ("rpc_path = \"rpc\"\n", "rpc_path \"rpc\" must start with '/'"),
         ("modules = [\"../x y\"]\n", "not found"),
+        ("allow_from = [\"10.0.0.0/99\"]\n", "run.toml: allow_from: \"10.0.0.0/99\" is not ADDRESS/BITS: prefix length 99, at most 32"),
+        ("modules = [\"hello\"]\nauth = \"nope.auth\"\n", "config-test/nope.auth: cannot read"),
     ];
     for (text, want) in cases {
         let file = dir.join("run.toml");
