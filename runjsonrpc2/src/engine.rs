@@ -284,7 +284,7 @@ impl JsonRpc {
             Some(m) if m.len() >= 2 && m.starts_with('"') && !m.bytes().any(|b| b == b'\\') => {
                 std::borrow::Cow::Borrowed(&m[1..m.len() - 1])
             }
-            Some(m) => match serde_json::from_str::<crate::signature::Key>(m) {
+            Some(m) => match serde_json::from_str::<crate::json::Key>(m) {
                 Ok(k) => k.0,
                 Err(_) => return Err("method must be a string".into()),
             },

@@ -1,7 +1,7 @@
 //! Declared parameters, and binding a request's `params` to them (with extra variables).
 
 use crate::error::{Failure, SetupError};
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use serde::de::{self, SeqAccess};
 use serde_json::value::RawValue;
 use std::borrow::Cow;
 use std::fmt;
@@ -206,7 +206,7 @@ impl<'a> Args<'a> {
             Some((b'[', r)) => {
                 // Positional values fill the empty slots in order; the rest go to `rest`.
                 let mut empty = args.fixed.iter_mut().filter(|s| s.is_none());
-                for value in crate::scan::elements(r) {
+                for value in crate::json::valid::elements(r) {
                     match empty.next() {
                         Some(slot) => *slot = Some(value),
                         None => args.rest.push(value),
@@ -220,7 +220,7 @@ impl<'a> Args<'a> {
             }
             Some((_, r)) => {
                 let mut seen = vec![false; fixed.len()];
-                for (key, value) in crate::scan::members(r) {
+                for (key, value) in crate::json::valid::members(r) {
                     let key: Cow<'_, str> = match key.contains('\\') {
                         false => Cow::Borrowed(&key[1..key.len() - 1]),
                         true => Cow::Owned(serde_json::from_str(key).map_err(internal)?),
@@ -333,32 +333,4 @@ pub fn short(e: &serde_json::Error) -> String {
 
 fn internal(e: serde_json::Error) -> Failure {
     Failure::Internal(format!("params did not re-parse: {e}"))
-}
-
-/// A string borrowed from the input when it has no escapes.
-pub struct Key<'a>(pub Cow<'a, str>);
-
-impl<'de> serde::Deserialize<'de> for Key<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Key<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
-
-/// Reads a sequence without keeping it (used to skip values of the wrong shape).
-pub fn skip_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<(), A::Error> {
-    while seq.next_element::<&'de RawValue>()?.is_some() {}
-    Ok(())
 }

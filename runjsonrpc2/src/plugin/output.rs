@@ -5,7 +5,7 @@ use serde::de::IgnoredAny;
 /// Whether a plugin's result is exactly one JSON value: UTF-8, then the request reader's
 /// scanner (one pass), then serde_json for what the scanner leaves undecided (deep nesting).
 pub fn valid_json(b: &[u8]) -> bool {
-    std::str::from_utf8(b).is_ok_and(|t| crate::scan::is_value(t) || serde_json::from_str::<IgnoredAny>(t).is_ok())
+    std::str::from_utf8(b).is_ok_and(|t| crate::json::is_value(t) || serde_json::from_str::<IgnoredAny>(t).is_ok())
 }
 
 #[cfg(test)]
@@ -32,7 +32,7 @@ mod tests {
     #[test]
     fn valid_json_agrees_with_serde_on_generated_text() {
         const ALPHABET: &[u8] = b"0123456789-+.eE\"\\ \ttrufalsn[]{}:,x\x01\xc3\xa9\xff";
-        let mut next = crate::scan::tests::generator(0x9e37_79b9_7f4a_7c15);
+        let mut next = crate::json::tests::generator(0x9e37_79b9_7f4a_7c15);
         let (mut text, mut valid) = (Vec::new(), 0);
         for _ in 0..200_000 {
             text.clear();

@@ -1,6 +1,8 @@
 //! Reading a JSON-RPC body in one borrowed pass: a single Request, a batch, or neither.
 
-use crate::signature::skip_seq;
+mod fast;
+
+use crate::json::skip_seq;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;
@@ -43,7 +45,7 @@ pub enum BodyError {
 /// Parses `body` (already known to be UTF-8) with at most `max_batch` batch members: the
 /// common shapes in one pass of our own (`scan.rs`), everything else with serde_json.
 pub fn parse(body: &str, max_batch: usize) -> Result<Body<'_>, BodyError> {
-    match crate::scan::body(body, max_batch) {
+    match fast::body(body, max_batch) {
         Some(parsed) => Ok(parsed),
         None => parse_with_serde(body, max_batch),
     }
