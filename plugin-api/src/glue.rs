@@ -10,11 +10,13 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 /// An application error a procedure returns as `Err(e)`; the host answers it
 /// as a JSON-RPC error built from `kind`, `message` and `data`.
 pub trait AppError: fmt::Display {
-    /// The error's kind; by default the type's own name (`SampleError` for `my_plugin::SampleError`).
+    /// The error's kind: clients see it, and `--error KIND=CODE` maps it to a code. Spelled
+    /// out rather than taken from the type's name, so that renaming or moving the type, or a
+    /// new compiler, never changes what clients see.
+    const KIND: &'static str;
+    /// The kind of this error; [`AppError::KIND`] unless overridden to choose at run time.
     fn kind(&self) -> String {
-        let name = std::any::type_name::<Self>();
-        let name = name.split('<').next().unwrap_or(name);
-        name.rsplit("::").next().unwrap_or(name).to_string()
+        Self::KIND.to_owned()
     }
     /// A human-readable message; by default the `Display` text.
     fn message(&self) -> String {
@@ -55,6 +57,8 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 impl AppError for Error {
+    /// Not used: an [`Error`]'s kind is chosen when it is made.
+    const KIND: &'static str = "Error";
     fn kind(&self) -> String {
         self.kind.clone()
     }

@@ -15,7 +15,9 @@
 //!         write!(f, "{} is negative", self.0)
 //!     }
 //! }
-//! impl AppError for Negative {} // kind "Negative", message from Display, no data
+//! impl AppError for Negative {
+//!     const KIND: &'static str = "Negative"; // message from Display, no data
+//! }
 //!
 //! export! {
 //!     /// Says hello.
@@ -143,6 +145,7 @@
 //!         format!("{} from {}", caller.as_deref().unwrap_or("anyone"), remote_addr.unwrap_or_default())
 //!     }
 //! }
+//! # fn main() {}
 //! ```
 //!
 //! A client's value for either is never used: sent by name it is overridden,

@@ -13,7 +13,9 @@ impl std::fmt::Display for SampleError {
     }
 }
 
-impl AppError for SampleError {}
+impl AppError for SampleError {
+    const KIND: &'static str = "SampleError";
+}
 
 export! {
     /// Says hello.
@@ -24,6 +26,19 @@ export! {
 export! { fn subtract(minuend: i64, subtrahend: i64) -> i64 { minuend - subtrahend } }
 export! { fn sum(#[variadic] numbers: Vec<f64>) -> f64 { numbers.iter().fold(0.0, |a, b| a + b) } }
 export! { fn fail(message: String) -> Result<(), SampleError> { Err(SampleError(message)) } }
+
+/// A type whose name differs from its kind: clients see the kind it declares.
+#[derive(Debug)]
+struct RenamedError;
+impl std::fmt::Display for RenamedError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("renamed")
+    }
+}
+impl AppError for RenamedError {
+    const KIND: &'static str = "LegacyError";
+}
+export! { fn renamed() -> Result<(), RenamedError> { Err(RenamedError) } }
 export! {
     fn busy(seconds: u32) -> Result<u8, Error> {
         Err(Error::new("Busy", "try later").with_data(json!({ "retry": seconds })))
@@ -47,7 +62,7 @@ impl serde::Serialize for Panics {
 }
 export! { fn bad_value() -> (u8, Panics) { (1, Panics) } }
 
-plugin! { name: "test", version: "1.2.3", methods: [greeting, subtract, sum, fail, busy, nothing, boom, echo_params, bad_key, bad_value] }
+plugin! { name: "test", version: "1.2.3", methods: [greeting, subtract, sum, fail, renamed, busy, nothing, boom, echo_params, bad_key, bad_value] }
 
 #[test]
 fn procedures_answer_through_the_abi() {
@@ -75,6 +90,7 @@ fn procedures_answer_through_the_abi() {
             r#"invalid type for parameter "numbers" (item 1): expected f64, found string "x""#,
         ),
         (fail::procedure, &[r#""no""#], ERROR, r#"{"kind":"SampleError","message":"no"}"#),
+        (renamed::procedure, &[], ERROR, r#"{"kind":"LegacyError","message":"renamed"}"#),
         (busy::procedure, &["5"], ERROR, r#"{"data":{"retry":5},"kind":"Busy","message":"try later"}"#),
         (nothing::procedure, &[], OK, "null"),
         (boom::procedure, &["1"], INTERNAL, "it broke"),
@@ -99,7 +115,7 @@ fn the_table_describes_the_methods() {
     // bytes, all 'static and unchanging (made by `plugin!`).
     let (methods, name) =
         unsafe { (std::slice::from_raw_parts(table.methods, table.methods_len), table.name.as_bytes()) };
-    assert_eq!((table.abi_version, name, methods.len()), (abi::ABI_VERSION, &b"test"[..], 10));
+    assert_eq!((table.abi_version, name, methods.len()), (abi::ABI_VERSION, &b"test"[..], 11));
     let text = |s: abi::Str| {
         // SAFETY: every string in the table points to `len` 'static, unchanging bytes.
         String::from_utf8(unsafe { s.as_bytes() }.to_vec()).unwrap()
@@ -113,7 +129,7 @@ fn the_table_describes_the_methods() {
             (text(m.name), text(m.symbol), text(m.doc), params, m.flags)
         })
         .collect();
-    let (greeting, sum, echo) = (&described[0], &described[2], &described[7]);
+    let (greeting, sum, echo) = (&described[0], &described[2], &described[8]);
     let expected = (
         "greeting".into(),
         "rj2_greeting".into(),

@@ -18,6 +18,7 @@ impl fmt::Display for SampleError {
 }
 
 impl AppError for SampleError {
+    const KIND: &'static str = "SampleError";
     fn data(&self) -> Option<Value> {
         self.data.clone()
     }
@@ -33,7 +34,9 @@ impl fmt::Display for Overflow {
     }
 }
 
-impl AppError for Overflow {}
+impl AppError for Overflow {
+    const KIND: &'static str = "Overflow";
+}
 
 /// `a + b` or `a - b` as a user expects: integers stay exact integers (or
 /// overflow), and a float on either side makes a float result.
