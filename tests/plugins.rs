@@ -73,7 +73,7 @@ fn lazy_entries_open_nothing_until_called() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::copy(c_plugin("cgreet"), dir.join("libclazy.so")).unwrap();
     let path = dir.join("libclazy.so").display().to_string();
-    rpc.insert_lazy("lazy.add", &format!("{path}:add")).unwrap();
+    rpc.methods().insert_lazy("lazy.add", &format!("{path}:add")).unwrap();
     assert!(!mapped("libclazy.so"), "opened before the first call");
     assert_eq!(loader.symbols_resolved(), 0);
     assert!(call(&rpc, "lazy.add", "[40,2]").contains(r#""result":42"#));
@@ -87,12 +87,12 @@ fn the_table_is_the_whitelist() {
     let (rpc, _) = engine();
     let lib = c_plugin("cgreet");
     for target in ["abort", "exit", "runjsonrpc2_plugin", "cgreet_nope"] {
-        rpc.insert_lazy("x", &format!("{lib}:{target}")).unwrap();
+        rpc.methods().insert_lazy("x", &format!("{lib}:{target}")).unwrap();
         let got = call(&rpc, "x", "[]");
         assert!(got.contains(r#""code":-32601"#) && got.contains("could not be loaded"), "{target}: {got}");
     }
     // The exported symbol named in the table works as well as the method name.
-    rpc.insert_lazy("x", &format!("{lib}:cgreet_add")).unwrap();
+    rpc.methods().insert_lazy("x", &format!("{lib}:cgreet_add")).unwrap();
     assert!(call(&rpc, "x", "[1,1]").contains(r#""result":2"#));
 }
 
@@ -221,8 +221,8 @@ fn the_table_changes_while_the_server_serves() {
         .map(|_| std::thread::spawn(move || (0..300).filter(|_| call("sample.add").contains(r#""result":5"#)).count()))
         .collect();
     for i in 0..300 {
-        rpc.insert(&format!("m{i}"), procedure(&["a", "b"], |a: i64, b: i64| Ok(a * b)).unwrap());
-        rpc.remove(&format!("m{}", i / 2));
+        rpc.methods().insert(&format!("m{i}"), procedure(&["a", "b"], |a: i64, b: i64| Ok(a * b)).unwrap());
+        rpc.methods().remove(&format!("m{}", i / 2));
     }
     assert_eq!(call("m299"), r#"{"jsonrpc":"2.0","result":6,"id":1}"#);
     assert!(call("m0").contains("-32601"));

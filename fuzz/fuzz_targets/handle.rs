@@ -12,12 +12,12 @@ fn engine() -> &'static (JsonRpc, Extras) {
     ENGINE.get_or_init(|| {
         let mut rpc = JsonRpc::new();
         rpc.set_limits(Limits { max_batch: 50, max_depth: 32 });
-        rpc.insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a.wrapping_add(b))).unwrap());
-        rpc.insert("greet", procedure(&["name=\"world\""], |n: String| Ok(format!("Hello, {n}!"))).unwrap());
-        rpc.insert("sum", procedure(&["*n"], |n: Vec<f64>| Ok(n.iter().sum::<f64>())).unwrap());
-        rpc.insert("echo", procedure(&["v?"], |v: Option<Value>| Ok(v)).unwrap());
-        rpc.insert("fail", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("E", "no")) }).unwrap());
-        rpc.insert("raw", raw(|p, _| Ok(p.map(|p| p.get().len()))));
+        rpc.methods().insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a.wrapping_add(b))).unwrap());
+        rpc.methods().insert("greet", procedure(&["name=\"world\""], |n: String| Ok(format!("Hello, {n}!"))).unwrap());
+        rpc.methods().insert("sum", procedure(&["*n"], |n: Vec<f64>| Ok(n.iter().sum::<f64>())).unwrap());
+        rpc.methods().insert("echo", procedure(&["v?"], |v: Option<Value>| Ok(v)).unwrap());
+        rpc.methods().insert("fail", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("E", "no")) }).unwrap());
+        rpc.methods().insert("raw", raw(|p, _| Ok(p.map(|p| p.get().len()))));
         rpc.map_error("E", -32001).unwrap();
         (rpc, Extras::new().with("b", 1))
     })

@@ -109,7 +109,7 @@ fn main() {
 
     let extras = Extras::new();
     let native = JsonRpc::new();
-    native.insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).expect("a valid signature"));
+    native.methods().insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).expect("a valid signature"));
     // The sample plugin's `add`, registered natively: the same arithmetic on JSON numbers, so
     // plugin / this row measures the plugin boundary alone.
     let same = JsonRpc::new();
@@ -117,7 +117,7 @@ fn main() {
         (Some(x), Some(y)) => serde_json::Number::from_i128(x + y).ok_or_else(|| AppError::new("Overflow", "")),
         _ => Err(AppError::new("Overflow", "")),
     };
-    same.insert("add", procedure(&["a", "b"], add).expect("a valid signature"));
+    same.methods().insert("add", procedure(&["a", "b"], add).expect("a valid signature"));
 
     let plugin_path = sample_plugin();
     let plugin = plugin_path.as_ref().map(|path| {

@@ -21,7 +21,10 @@ fn main() {
     rpc.set_resolver(loader.clone());
     // sample.add, sample.subtract, ...: registered lazily, each opened on its first call.
     loader.register(&rpc, "sample", true).expect("libsample.so on the plugin path");
-    rpc.insert("hello", procedure(&["name"], |name: String| Ok(format!("Hello, {name}!"))).expect("a valid signature"));
+    rpc.methods().insert(
+        "hello",
+        procedure(&["name"], |name: String| Ok(format!("Hello, {name}!"))).expect("a valid signature"),
+    );
     let server = tiny_http::Server::http("127.0.0.1:0").expect("binds a free port");
     println!("listening on http://{}/", server.server_addr());
     let (rpc, extras) = (Arc::new(rpc), Extras::new());

@@ -16,22 +16,22 @@ use std::path::PathBuf;
 #[command(name = "runjsonrpc2", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
-    pub command: Option<Command>,
+    pub(crate) command: Option<Command>,
     /// Modules to serve: NAME (libNAME.so on the plugin path) or a path to a .so
-    pub modules: Vec<String>,
+    pub(crate) modules: Vec<String>,
     #[command(flatten)]
-    pub serve: ServeOptions,
+    pub(crate) serve: ServeOptions,
     #[command(flatten)]
-    pub common: Common,
+    pub(crate) common: Common,
     /// Answer newline-delimited JSON-RPC on stdin/stdout instead of HTTP
     #[arg(long)]
-    pub stdio: bool,
+    pub(crate) stdio: bool,
     /// More logging (-v: debug, -vv: trace); RUST_LOG overrides
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
-    pub verbose: u8,
+    pub(crate) verbose: u8,
     /// Less logging (errors only)
     #[arg(short, long, global = true)]
-    pub quiet: bool,
+    pub(crate) quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -178,6 +178,18 @@ fn extra(s: &str) -> Result<(String, String), String> {
     let (k, v) = pair(s)?;
     serde_json::from_str::<serde::de::IgnoredAny>(&v).map_err(|e| format!("value of {k} is not JSON: {e}"))?;
     Ok((k, v))
+}
+
+impl Cli {
+    /// The logging level `-q` and `-v` ask for (`RUST_LOG` overrides it).
+    pub fn log_level(&self) -> &'static str {
+        match (self.quiet, self.verbose) {
+            (true, _) => "error",
+            (false, 0) => "info",
+            (false, 1) => "debug",
+            (false, _) => "trace",
+        }
+    }
 }
 
 impl Common {

@@ -14,15 +14,24 @@ use std::sync::Arc;
 /// Why a command failed. Exit code 2 for setup mistakes, 1 for failures at run time.
 #[derive(Debug)]
 pub enum CommandError {
+    /// A module could not be found, opened or read (exit 2).
     Plugin(PluginError),
+    /// A method, map or error code could not be set up (exit 2).
     Setup(SetupError),
+    /// A run.toml that cannot be used (exit 2).
     Config(crate::config::ConfigError),
+    /// The socket could not be bound (exit 2), or serving failed (exit 1).
     Serve(ServeError),
+    /// A command line that does not make sense (exit 2).
     Usage(String),
+    /// Reading or writing failed (exit 1).
     Io(std::io::Error),
     /// `call` got an error answer; it is printed on stderr.
     Answered(String),
+    /// The master failed: no worker could start (with the worker's exit code), or signals
+    /// could not be set up (exit 1).
     Master(crate::master::MasterError),
+    /// An auth file that cannot be used (exit 2).
     Auth(crate::auth::AuthError),
 }
 
@@ -77,10 +86,9 @@ macro_rules! from {
 }
 from!(PluginError => Plugin, SetupError => Setup, crate::config::ConfigError => Config, ServeError => Serve, std::io::Error => Io, MasterError => Master, crate::auth::AuthError => Auth);
 
-/// An engine with its plugins registered, and the loader that resolves them.
+/// An engine with its plugins registered (its resolver is the loader that opened them).
 pub struct Built {
     pub rpc: JsonRpc,
-    pub loader: Arc<Loader>,
     pub plugins: Vec<Arc<crate::plugin::Plugin>>,
 }
 
@@ -95,7 +103,7 @@ pub fn build(s: &Settings) -> Result<Built, CommandError> {
         let t = crate::table::Target::parse(target)?;
         // Check the module name now; the library itself is opened on the first call.
         loader.search().find(&t.module).map_err(PluginError::BadName)?;
-        rpc.insert_lazy(name, target)?;
+        rpc.methods().insert_lazy(name, target)?;
     }
     for (kind, code) in &s.errors {
         rpc.map_error(kind, *code)?;
@@ -104,7 +112,7 @@ pub fn build(s: &Settings) -> Result<Built, CommandError> {
         crate::metrics::enable();
         rpc.set_observer(Arc::new(crate::metrics::call));
     }
-    Ok(Built { rpc, loader, plugins })
+    Ok(Built { rpc, plugins })
 }
 
 /// Serves over HTTP until SIGINT, SIGTERM or SIGQUIT: under a master with `--workers`
@@ -171,7 +179,7 @@ fn listener(s: &Settings) -> Result<TcpListener, CommandError> {
 /// What a process serves, for the log.
 fn served(built: &Built) -> String {
     let names: Vec<&str> = built.plugins.iter().map(|p| p.descriptor.name.as_str()).collect();
-    format!("modules [{}], {} methods", names.join(", "), built.rpc.len())
+    format!("modules [{}], {} methods", names.join(", "), built.rpc.methods().len())
 }
 
 /// The files `--reload` watches: the module files found on the plugin path, the mapped
@@ -240,7 +248,7 @@ pub fn list(s: &Settings, mut output: impl Write) -> Result<(), CommandError> {
             }
         }
     }
-    for (name, e) in built.rpc.entries() {
+    for (name, e) in built.rpc.methods().entries() {
         if let (Some(t), true) = (e.target(), s.maps.iter().any(|(n, _)| *n == name)) {
             writeln!(output, "  {name} -> {t} (lazy, not opened)")?;
         }

@@ -52,29 +52,31 @@ impl Default for JsonRpc {
     }
 }
 
-impl std::ops::Deref for JsonRpc {
-    type Target = Methods;
-    /// The dict-like interface: `rpc.insert(..)`, `rpc.remove(..)`, `rpc.contains(..)`.
-    fn deref(&self) -> &Methods {
-        &self.methods
-    }
-}
-
 impl JsonRpc {
+    /// An engine with no methods, no error map, the default [`Limits`] and no resolver.
     pub fn new() -> JsonRpc {
         JsonRpc::default()
     }
 
+    /// The method table, as the original's `rpc.methods`: `rpc.methods().insert(..)`,
+    /// `.remove(..)`, `.contains(..)`. It may change while the engine serves: each call looks
+    /// its method up when it runs. (An accessor rather than `Deref`: an engine is not a
+    /// smart pointer to its table.)
+    pub fn methods(&self) -> &Methods {
+        &self.methods
+    }
+
+    /// Sets the batch and nesting limits.
     pub fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
     }
 
-    /// Sets what resolves lazy `module:symbol` entries.
     /// Sets what hears of every call (the server's `/metrics` counts).
     pub fn set_observer(&mut self, observer: Observer) {
         self.observer = Some(observer);
     }
 
+    /// Sets what resolves lazy `module:symbol` entries (a [`crate::plugin::Loader`]).
     pub fn set_resolver(&mut self, resolver: Arc<dyn Resolver>) {
         self.resolver = Some(resolver);
     }
@@ -318,7 +320,7 @@ impl JsonRpc {
     }
 
     fn procedure<'e>(&self, entry: &'e Entry) -> Result<&'e Arc<dyn Procedure>, Failure> {
-        let Entry::Lazy { target, resolved, warned } = entry else {
+        let crate::table::Kind::Lazy { target, resolved, warned } = &entry.0 else {
             return Ok(entry.procedure().expect("native entries have a procedure"));
         };
         if let Some(p) = resolved.get() {

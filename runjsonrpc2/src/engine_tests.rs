@@ -7,18 +7,19 @@ use serde_json::json;
 /// The procedures of the seed page and the conformance vectors, registered natively.
 fn sample() -> JsonRpc {
     let rpc = JsonRpc::new();
-    rpc.insert("subtract", procedure(&["minuend", "subtrahend"], |a: i64, b: i64| Ok(a - b)).unwrap());
-    rpc.insert("sum", procedure(&["*args"], |v: Vec<i64>| Ok(v.iter().sum::<i64>())).unwrap());
-    rpc.insert("update", procedure(&["*args"], |_: Vec<Value>| Ok(())).unwrap());
-    rpc.insert("foobar", procedure(&[], || Ok(())).unwrap());
-    rpc.insert("get_data", procedure(&[], || Ok(json!(["hello", 5]))).unwrap());
-    rpc.insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap());
-    rpc.insert("greeting", procedure(&["name=\"world\""], |n: String| Ok(format!("Hello, {n}!"))).unwrap());
-    rpc.insert("hi", procedure(&["name?"], |n: Option<String>| Ok(n.unwrap_or_default())).unwrap());
-    rpc.insert("echo", procedure(&["value"], |v: Value| Ok(v)).unwrap());
-    rpc.insert("boom", procedure(&[], || -> Result<(), AppError> { panic!("kaboom") }).unwrap());
-    rpc.insert("fail", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("MyException", "")) }).unwrap());
-    rpc.insert("raw", raw(|p, x| Ok(json!({"params": p.map(RawValue::get), "extras": x.as_json()}))));
+    rpc.methods().insert("subtract", procedure(&["minuend", "subtrahend"], |a: i64, b: i64| Ok(a - b)).unwrap());
+    rpc.methods().insert("sum", procedure(&["*args"], |v: Vec<i64>| Ok(v.iter().sum::<i64>())).unwrap());
+    rpc.methods().insert("update", procedure(&["*args"], |_: Vec<Value>| Ok(())).unwrap());
+    rpc.methods().insert("foobar", procedure(&[], || Ok(())).unwrap());
+    rpc.methods().insert("get_data", procedure(&[], || Ok(json!(["hello", 5]))).unwrap());
+    rpc.methods().insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap());
+    rpc.methods().insert("greeting", procedure(&["name=\"world\""], |n: String| Ok(format!("Hello, {n}!"))).unwrap());
+    rpc.methods().insert("hi", procedure(&["name?"], |n: Option<String>| Ok(n.unwrap_or_default())).unwrap());
+    rpc.methods().insert("echo", procedure(&["value"], |v: Value| Ok(v)).unwrap());
+    rpc.methods().insert("boom", procedure(&[], || -> Result<(), AppError> { panic!("kaboom") }).unwrap());
+    rpc.methods()
+        .insert("fail", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("MyException", "")) }).unwrap());
+    rpc.methods().insert("raw", raw(|p, x| Ok(json!({"params": p.map(RawValue::get), "extras": x.as_json()}))));
     rpc
 }
 
@@ -50,8 +51,8 @@ fn seed_page_examples() {
     assert_eq!(call(json!({"jsonrpc": "2.0", "method": "update", "params": [1, 2, 3, 4, 5]})), None);
     assert_eq!(call(json!({"jsonrpc": "2.0", "method": "foobar"})), None);
     // del rpc['foobar'], then it is not found (message per the spec, not "Method Not Found").
-    assert!(rpc.remove("foobar"));
-    assert!(!rpc.contains("foobar"));
+    assert!(rpc.methods().remove("foobar"));
+    assert!(!rpc.methods().contains("foobar"));
     assert_eq!(
         call(json!({"jsonrpc": "2.0", "method": "foobar", "id": "1"})),
         Some(json!({"jsonrpc": "2.0", "id": "1", "error": {"message": "Method not found", "code": -32601}}))
@@ -70,7 +71,7 @@ fn seed_page_examples() {
 #[test]
 fn seed_page_extra_vars_and_errors() {
     let mut rpc = JsonRpc::new();
-    rpc.insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap());
+    rpc.methods().insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap());
     let b3 = Extras::new().with("b", 3);
     let req = json!({"jsonrpc": "2.0", "method": "add", "id": "rpc-1", "params": {"a": 2}});
     assert_eq!(rpc.call(&req, &b3), Some(json!({"jsonrpc": "2.0", "id": "rpc-1", "result": 5})));
@@ -81,7 +82,8 @@ fn seed_page_extra_vars_and_errors() {
     let req = json!({"jsonrpc": "2.0", "method": "add", "id": 3, "params": {"a": 2, "b": 100}});
     assert_eq!(rpc.call(&req, &b3), Some(json!({"jsonrpc": "2.0", "id": 3, "result": 5})));
 
-    rpc.insert("call", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("MyException", "")) }).unwrap());
+    rpc.methods()
+        .insert("call", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("MyException", "")) }).unwrap());
     let req = json!({"jsonrpc": "2.0", "method": "call", "id": "rpc-1", "params": []});
     let unmapped = json!({"jsonrpc": "2.0", "id": "rpc-1", "error": {"message": "", "code": -32000}});
     assert_eq!(rpc.call(&req, &Extras::new()), Some(unmapped));
@@ -248,19 +250,19 @@ fn limits() {
 #[test]
 fn table_is_dict_like() {
     let rpc = JsonRpc::new();
-    assert!(rpc.is_empty());
-    rpc.insert("a", procedure(&[], || Ok(1)).unwrap());
-    rpc.insert("a", procedure(&[], || Ok(2)).unwrap());
-    rpc.insert_lazy("sample.add", "sample:add").unwrap();
-    assert_eq!(rpc.len(), 2);
-    let names: Vec<String> = rpc.entries().into_iter().map(|(n, _)| n).collect();
+    assert!(rpc.methods().is_empty());
+    rpc.methods().insert("a", procedure(&[], || Ok(1)).unwrap());
+    rpc.methods().insert("a", procedure(&[], || Ok(2)).unwrap());
+    rpc.methods().insert_lazy("sample.add", "sample:add").unwrap();
+    assert_eq!(rpc.methods().len(), 2);
+    let names: Vec<String> = rpc.methods().entries().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["a", "sample.add"]);
     assert_eq!(
         run(&rpc, r#"{"jsonrpc":"2.0","method":"a","id":1}"#, &Extras::new()).unwrap(),
         r#"{"jsonrpc":"2.0","result":2,"id":1}"#
     );
-    assert!(rpc.insert_lazy("x", "no-colon").is_err());
-    assert!(rpc.remove("a") && !rpc.remove("a"));
+    assert!(rpc.methods().insert_lazy("x", "no-colon").is_err());
+    assert!(rpc.methods().remove("a") && !rpc.methods().remove("a"));
 }
 
 /// Every change to a table is seen by the next call, with two tables taking turns on one thread.
@@ -270,7 +272,7 @@ fn each_change_is_seen_by_the_next_call() {
     let call = |rpc: &JsonRpc| run(rpc, r#"{"jsonrpc":"2.0","method":"m","id":1}"#, &Extras::new()).unwrap();
     let answer = |v: i64| format!(r#"{{"jsonrpc":"2.0","result":{v},"id":1}}"#);
     let missing = r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":1}"#;
-    let set = |rpc: &JsonRpc, v: i64| rpc.insert("m", procedure(&[], move || Ok(v)).unwrap());
+    let set = |rpc: &JsonRpc, v: i64| rpc.methods().insert("m", procedure(&[], move || Ok(v)).unwrap());
     #[rustfmt::skip]
     let steps: &[(&str, &JsonRpc, Option<i64>, Option<i64>)] = &[
         // (what, table, value to set first or None to remove, expected answer or None for -32601)
@@ -288,7 +290,7 @@ fn each_change_is_seen_by_the_next_call() {
         match value {
             Some(v) => set(rpc, *v),
             None => {
-                rpc.remove("m");
+                rpc.methods().remove("m");
             }
         }
         let want = want.map_or(missing.to_owned(), answer);
@@ -300,16 +302,16 @@ fn each_change_is_seen_by_the_next_call() {
 #[test]
 fn procedures_may_reenter_the_table() {
     let rpc = Arc::new(JsonRpc::new());
-    rpc.insert("inner", procedure(&[], || Ok("inner")).unwrap());
+    rpc.methods().insert("inner", procedure(&[], || Ok("inner")).unwrap());
     let weak = Arc::downgrade(&rpc);
     let outer = procedure(&[], move || {
         let rpc = weak.upgrade().expect("the table is alive");
-        rpc.insert("added", procedure(&[], || Ok("added")).unwrap());
+        rpc.methods().insert("added", procedure(&[], || Ok("added")).unwrap());
         let inner = run(&rpc, r#"{"jsonrpc":"2.0","method":"inner","id":2}"#, &Extras::new());
         let added = run(&rpc, r#"{"jsonrpc":"2.0","method":"added","id":3}"#, &Extras::new());
         Ok(json!([inner, added]))
     });
-    rpc.insert("outer", outer.unwrap());
+    rpc.methods().insert("outer", outer.unwrap());
     let got = run(&rpc, r#"{"jsonrpc":"2.0","method":"outer","id":1}"#, &Extras::new()).unwrap();
     let want = json!({"jsonrpc": "2.0", "id": 1, "result": [
         r#"{"jsonrpc":"2.0","result":"inner","id":2}"#,
@@ -338,7 +340,7 @@ fn lazy_entries_cache_only_success() {
     let mut rpc = JsonRpc::new();
     let resolver = Arc::new(Flaky(Default::default()));
     rpc.set_resolver(resolver.clone());
-    rpc.insert_lazy("sample.add", "tests.sample:add").unwrap();
+    rpc.methods().insert_lazy("sample.add", "tests.sample:add").unwrap();
     let req = r#"{"jsonrpc":"2.0","method":"sample.add","id":"sample.add","params":[1,2]}"#;
     let failed = r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found","data":"tests.sample:add could not be loaded"},"id":"sample.add"}"#;
     assert_eq!(run(&rpc, req, &Extras::new()).as_deref(), Some(failed));
@@ -374,8 +376,8 @@ fn table_changes_while_serving() {
     }
     let before = calls.load(Ordering::SeqCst);
     for i in 0..2000 {
-        rpc.insert(&format!("m{i}"), procedure(&[], || Ok(())).unwrap());
-        rpc.remove(&format!("m{}", i / 2));
+        rpc.methods().insert(&format!("m{i}"), procedure(&[], || Ok(())).unwrap());
+        rpc.methods().remove(&format!("m{}", i / 2));
         if i % 100 == 0 {
             std::thread::yield_now();
         }
@@ -385,7 +387,7 @@ fn table_changes_while_serving() {
     let wrong: usize = workers.into_iter().map(|w| w.join().unwrap()).sum();
     assert_eq!(wrong, 0);
     assert!(during > 0, "no call was answered while the table changed");
-    assert!(rpc.contains("m1999") && !rpc.contains("m0"));
+    assert!(rpc.methods().contains("m1999") && !rpc.methods().contains("m0"));
 }
 
 #[test]
@@ -491,7 +493,10 @@ fn a_caller_gets_forbidden_for_methods_it_may_not_call_whether_they_exist_or_not
     let rpc = sample();
     let ran = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let counter = ran.clone();
-    rpc.insert("count", procedure(&[], move || Ok(counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst))).unwrap());
+    rpc.methods().insert(
+        "count",
+        procedure(&[], move || Ok(counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst))).unwrap(),
+    );
     let may_call = |m: &str| m.starts_with("su") || m == "nope";
     let forbidden = r#""error":{"code":-32098,"message":"Forbidden","data":"not allowed for this caller"}"#;
     let cases = [

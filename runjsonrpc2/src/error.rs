@@ -49,7 +49,9 @@ pub fn spec_message(code: i64) -> Option<&'static str> {
 /// through the engine's error map; unmapped kinds answer [`SERVER_ERROR`].
 #[derive(Debug, Clone)]
 pub struct AppError {
+    /// What kind of error this is, matched by the error map (`--error KIND=CODE`).
     pub kind: String,
+    /// The error object's `message`, for people.
     pub message: String,
     /// JSON text for the error object's `data` member.
     pub data: Option<Box<RawValue>>,
@@ -130,9 +132,19 @@ pub enum SetupError {
     /// A lazy target that is not `module:symbol`.
     Target(String),
     /// An error code inside the range the specification reserves.
-    ReservedCode { kind: String, code: i64 },
+    ReservedCode {
+        /// The application error kind being mapped.
+        kind: String,
+        /// The reserved code it was to get.
+        code: i64,
+    },
     /// A native procedure whose arity differs from its parameter list.
-    Arity { params: usize, expected: usize },
+    Arity {
+        /// Parameters in the list.
+        params: usize,
+        /// Arguments the procedure takes.
+        expected: usize,
+    },
 }
 
 impl fmt::Display for SetupError {

@@ -1,29 +1,47 @@
 //! runjsonrpc2: serve procedures from plugins as JSON-RPC 2.0 (a Rust rebuild of Python's jsonrpc2).
 //!
-//! The core is [`JsonRpc`], a pure processor (bytes in, bytes out) with a dict-like method
-//! table; the plugin loader resolves lazy `module:symbol` entries, and the server module
-//! carries it over HTTP.
+//! Three layers, each usable alone:
+//!
+//! - [`JsonRpc`], the engine: a dict-like method table ([`Methods`]) of native procedures
+//!   ([`procedure`], [`raw`]) and lazy `module:symbol` [`Target`]s, processing bodies to
+//!   answers with no I/O ([`JsonRpc::handle_into`]).
+//! - [`plugin`]: the [`plugin::Loader`] opens plugin libraries, registers their methods and
+//!   resolves lazy targets (it is a [`Resolver`]).
+//! - [`server`]: HTTP for an engine ([`server::bind`], [`server::Listening`]), and [`app`]:
+//!   the whole `runjsonrpc2` command (master, workers, config files) as one call.
+//!
+//! ```
+//! use runjsonrpc2::{Extras, JsonRpc, procedure};
+//!
+//! let rpc = JsonRpc::new();
+//! rpc.methods().insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap());
+//! let answer = rpc.handle(br#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#, &Extras::new());
+//! assert_eq!(answer.unwrap(), br#"{"jsonrpc":"2.0","result":3,"id":1}"#);
+//! ```
+#![warn(missing_docs)]
 
+pub mod app;
 pub mod auth;
-pub mod cli;
-pub mod command;
-pub mod config;
-pub mod engine;
+mod cli;
+mod command;
+mod config;
+mod engine;
 pub mod error;
 mod json;
-pub mod master;
-pub mod metrics;
+mod master;
+mod metrics;
 pub mod plugin;
-pub mod procedure;
+mod procedure;
+#[doc(hidden)] // public for the fuzz target only (fuzz/), which compares its two parsers
 pub mod request;
 pub mod server;
-pub mod signature;
+mod signature;
 mod sys;
-pub mod table;
-pub mod template;
-pub mod worker;
+mod table;
+mod template;
+mod worker;
 
-pub use engine::{JsonRpc, Limits};
+pub use engine::{JsonRpc, Limits, Observer};
 pub use error::{AppError, Failure, SetupError};
 pub use procedure::{Procedure, procedure, raw};
 pub use signature::{Args, Extras, Param, ParamKind, Signature};

@@ -76,7 +76,7 @@ impl<F: Handler<A>, A: 'static> Procedure for Typed<F, A> {
 /// ```
 /// use runjsonrpc2::{JsonRpc, procedure};
 /// let rpc = JsonRpc::new();
-/// rpc.insert("subtract", procedure(&["minuend", "subtrahend"], |a: i64, b: i64| Ok(a - b)).unwrap());
+/// rpc.methods().insert("subtract", procedure(&["minuend", "subtrahend"], |a: i64, b: i64| Ok(a - b)).unwrap());
 /// ```
 pub fn procedure<F, A>(params: &[&str], f: F) -> Result<Typed<F, A>, SetupError>
 where

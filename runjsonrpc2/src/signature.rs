@@ -9,6 +9,7 @@ use std::fmt;
 /// How one declared parameter binds.
 #[derive(Debug, Clone)]
 pub enum ParamKind {
+    /// Must be given (by the client or as an extra variable).
     Required,
     /// May be absent; the JSON text given is used then (`None`: the procedure sees nothing).
     Optional(Option<Box<RawValue>>),
@@ -19,14 +20,18 @@ pub enum ParamKind {
 /// One declared parameter.
 #[derive(Debug, Clone)]
 pub struct Param {
+    /// Its name, which named params and extra variables bind by.
     pub name: String,
+    /// How it binds.
     pub kind: ParamKind,
 }
 
 /// A procedure's parameter list, or `Raw` for one that takes `params` as sent.
 #[derive(Debug, Clone)]
 pub enum Signature {
+    /// Declared parameters, bound by position or by name.
     Params(Vec<Param>),
+    /// The procedure takes `params` as sent, and the extra variables whole.
     Raw,
 }
 
@@ -118,6 +123,7 @@ impl Default for Extras {
 }
 
 impl Extras {
+    /// No variables.
     pub fn new() -> Extras {
         Extras::default()
     }
@@ -148,10 +154,12 @@ impl Extras {
         self.object = object;
     }
 
+    /// The JSON text of variable `name`.
     pub fn get(&self, name: &str) -> Option<&RawValue> {
         self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
     }
 
+    /// Whether there is no variable.
     pub fn is_empty(&self) -> bool {
         self.vars.is_empty()
     }
@@ -165,11 +173,12 @@ impl Extras {
 /// The arguments of one call, bound to a procedure's parameters.
 pub struct Args<'a> {
     /// One slot per declared non-variadic parameter; `None` for an absent optional one.
-    pub fixed: Slots<'a>,
+    pub(crate) fixed: Slots<'a>,
     /// The values taken by the variadic parameter.
-    pub rest: Vec<&'a str>,
+    pub(crate) rest: Vec<&'a str>,
     /// `params` exactly as the request sent it (JSON text).
     pub raw: Option<&'a str>,
+    /// The server's extra variables (raw procedures get them whole).
     pub extras: &'a Extras,
     sig: &'a Signature,
 }
@@ -181,7 +190,7 @@ impl<'a> Args<'a> {
     /// slot per fixed parameter, all empty. (Binding is a second step, [`Args::bind`], so the
     /// caller keeps the arguments, some 200 bytes, in place: returned in a `Result` they were
     /// copied twice a call.)
-    pub fn new(sig: &'a Signature, raw: Option<&'a str>, extras: &'a Extras) -> Args<'a> {
+    pub(crate) fn new(sig: &'a Signature, raw: Option<&'a str>, extras: &'a Extras) -> Args<'a> {
         let params = sig.params();
         let variadic = params.last().is_some_and(|p| matches!(p.kind, ParamKind::Variadic));
         Args { fixed: Slots::new(params.len() - usize::from(variadic)), rest: Vec::new(), raw, extras, sig }
@@ -189,7 +198,7 @@ impl<'a> Args<'a> {
 
     /// Binds `params` to the signature, once. Extra variables fill the parameters of the same
     /// name and win over client values; positional values fill the remaining parameters in order.
-    pub fn bind(&mut self) -> Result<(), Failure> {
+    pub(crate) fn bind(&mut self) -> Result<(), Failure> {
         let (sig, raw, extras, args) = (self.sig, self.raw, self.extras, self);
         let Signature::Params(params) = sig else { return Ok(()) };
         let (fixed, variadic) = match params.last() {
@@ -279,7 +288,7 @@ impl<'a> Args<'a> {
 
 /// Slots for the fixed parameters, inline for up to eight (no allocation for most calls).
 #[derive(Default)]
-pub struct Slots<'a> {
+pub(crate) struct Slots<'a> {
     inline: [Option<&'a str>; 8],
     heap: Vec<Option<&'a str>>,
     len: usize,
@@ -323,7 +332,7 @@ impl<'de> SeqAccess<'de> for Values<'_, 'de> {
 }
 
 /// A serde_json error's text without its position, which means nothing to a client.
-pub fn short(e: &serde_json::Error) -> String {
+pub(crate) fn short(e: &serde_json::Error) -> String {
     let s = e.to_string();
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_owned(),

@@ -10,7 +10,9 @@ use std::sync::{Arc, OnceLock, RwLock};
 /// A lazy target, `module:symbol`, resolved on the method's first call.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Target {
+    /// The module: a name (`libNAME.so` on the plugin path) or a path to a library.
     pub module: String,
+    /// The exported symbol of the procedure in that module's table.
     pub symbol: String,
 }
 
@@ -34,11 +36,15 @@ impl fmt::Display for Target {
 
 /// Turns lazy targets into procedures; the plugin loader is one.
 pub trait Resolver: Send + Sync {
+    /// The procedure `target` names, or why there is none (logged, and answered -32601).
     fn resolve(&self, target: &Target) -> Result<Arc<dyn Procedure>, Box<dyn std::error::Error + Send + Sync>>;
 }
 
-/// One entry of the table.
-pub enum Entry {
+/// One entry of the table: a native procedure, or a lazy `module:symbol` target resolved on
+/// its first call.
+pub struct Entry(pub(crate) Kind);
+
+pub(crate) enum Kind {
     Native(Arc<dyn Procedure>),
     /// Resolved on first call; only a success is cached.
     Lazy {
@@ -50,19 +56,30 @@ pub enum Entry {
 }
 
 impl Entry {
+    /// An entry that calls `procedure`.
+    pub fn native(procedure: impl Procedure + 'static) -> Entry {
+        Entry(Kind::Native(Arc::new(procedure)))
+    }
+
+    /// An entry for `target`, resolved by the engine's [`Resolver`] on its first call; a
+    /// failure is answered -32601 and tried again on the next call.
+    pub fn lazy(target: Target) -> Entry {
+        Entry(Kind::Lazy { target, resolved: OnceLock::new(), warned: AtomicBool::new(false) })
+    }
+
     /// The lazy target, for entries that have one.
     pub fn target(&self) -> Option<&Target> {
-        match self {
-            Entry::Native(_) => None,
-            Entry::Lazy { target, .. } => Some(target),
+        match &self.0 {
+            Kind::Native(_) => None,
+            Kind::Lazy { target, .. } => Some(target),
         }
     }
 
     /// The procedure, if native or already resolved.
     pub fn procedure(&self) -> Option<&Arc<dyn Procedure>> {
-        match self {
-            Entry::Native(p) => Some(p),
-            Entry::Lazy { resolved, .. } => resolved.get(),
+        match &self.0 {
+            Kind::Native(p) => Some(p),
+            Kind::Lazy { resolved, .. } => resolved.get(),
         }
     }
 }
@@ -70,7 +87,7 @@ impl Entry {
 /// FNV-1a: method names are short, and the table's keys are set by the operator, never by
 /// clients, so a keyed hash buys nothing here.
 #[derive(Default, Clone, Copy)]
-pub struct Fnv(u64);
+pub(crate) struct Fnv(u64);
 
 impl std::hash::Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -95,6 +112,7 @@ pub struct Methods {
 }
 
 impl Methods {
+    /// An empty table.
     pub fn new() -> Methods {
         Methods::default()
     }
@@ -109,16 +127,17 @@ impl Methods {
 
     /// Inserts or replaces a native procedure (`rpc['subtract'] = subtract`).
     pub fn insert(&self, name: &str, procedure: impl Procedure + 'static) {
-        self.insert_entry(name, Entry::Native(Arc::new(procedure)));
+        self.insert_entry(name, Entry::native(procedure));
     }
 
     /// Inserts or replaces a lazy entry (`methods['sample.add'] = 'sample:add'`).
     pub fn insert_lazy(&self, name: &str, target: &str) -> Result<(), SetupError> {
         let target = Target::parse(target)?;
-        self.insert_entry(name, Entry::Lazy { target, resolved: OnceLock::new(), warned: AtomicBool::new(false) });
+        self.insert_entry(name, Entry::lazy(target));
         Ok(())
     }
 
+    /// Inserts or replaces an entry made elsewhere (the plugin loader's).
     pub fn insert_entry(&self, name: &str, entry: Entry) {
         self.write().insert(name.into(), Arc::new(entry));
     }
@@ -128,18 +147,22 @@ impl Methods {
         self.write().remove(name).is_some()
     }
 
+    /// The entry of `name`; it stays valid after a change of the table.
     pub fn get(&self, name: &str) -> Option<Arc<Entry>> {
         self.read().get(name).cloned()
     }
 
+    /// Whether `name` is in the table (`'foobar' in rpc.methods`).
     pub fn contains(&self, name: &str) -> bool {
         self.read().contains_key(name)
     }
 
+    /// How many methods the table holds.
     pub fn len(&self) -> usize {
         self.read().len()
     }
 
+    /// Whether the table holds no method.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

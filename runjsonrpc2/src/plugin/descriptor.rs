@@ -13,9 +13,13 @@ const MAX_PARAMS: usize = 256;
 /// One method of a plugin's table.
 #[derive(Debug, Clone)]
 pub struct MethodInfo {
+    /// The method's name in the module (served as `MODULE.NAME` by default).
     pub name: String,
+    /// The exported symbol of its procedure.
     pub symbol: String,
+    /// Its documentation.
     pub doc: String,
+    /// Its parameters (or raw).
     pub signature: Signature,
     /// Its results are spliced into answers unchecked (`abi::METHOD_TRUSTED_OUTPUT`).
     pub trusted_output: bool,
@@ -24,8 +28,11 @@ pub struct MethodInfo {
 /// A plugin's table, copied out of the library and checked.
 #[derive(Debug, Clone)]
 pub struct Descriptor {
+    /// The module's name.
     pub name: String,
+    /// The module's version.
     pub version: String,
+    /// Its methods, in the table's order.
     pub methods: Vec<MethodInfo>,
 }
 

@@ -25,21 +25,49 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PluginError {
     /// The module name resolved nowhere; every place tried is listed.
-    NotFound { module: String, tried: Vec<String> },
+    NotFound {
+        /// The name given.
+        module: String,
+        /// Every file tried, in order.
+        tried: Vec<String>,
+    },
     /// The module name or path cannot be used.
     BadName(BadName),
     /// A method of the table could not be registered under its served name.
     Register(crate::error::SetupError),
     /// dlopen failed, or the descriptor symbol is missing.
-    Open { lib: String, reason: String },
+    Open {
+        /// The library's path.
+        lib: String,
+        /// dlopen's or dlsym's message.
+        reason: String,
+    },
     /// The descriptor speaks another ABI version.
-    Abi { lib: String, found: u32 },
+    Abi {
+        /// The library's path.
+        lib: String,
+        /// The version its descriptor declares.
+        found: u32,
+    },
     /// The table is malformed.
-    Table { lib: String, reason: String },
+    Table {
+        /// The library's path.
+        lib: String,
+        /// What is wrong with the table.
+        reason: String,
+    },
     /// A lazy target names something that is not in the module's table.
-    NotInTable { target: String },
+    NotInTable {
+        /// The `module:symbol` asked for.
+        target: String,
+    },
     /// dlsym failed for a symbol the table lists.
-    Symbol { target: String, reason: String },
+    Symbol {
+        /// The `module:symbol` asked for.
+        target: String,
+        /// dlsym's message.
+        reason: String,
+    },
 }
 
 impl fmt::Display for PluginError {
@@ -67,7 +95,9 @@ impl std::error::Error for PluginError {}
 
 /// An opened plugin. Its library is never unloaded.
 pub struct Plugin {
+    /// The file the library was opened from.
     pub path: String,
+    /// Its method table, copied and checked.
     pub descriptor: Descriptor,
     lib: &'static libloading::Library,
 }
@@ -80,6 +110,7 @@ pub struct Loader {
 }
 
 impl Loader {
+    /// A loader that looks module names up in `search`.
     pub fn new(search: SearchPath) -> Loader {
         Loader { search, plugins: Mutex::default(), symbols_resolved: AtomicUsize::new(0) }
     }
@@ -135,7 +166,7 @@ impl Loader {
         for m in &plugin.descriptor.methods {
             let name = plugin.descriptor.served_name(m, prefix);
             let target = format!("{module}:{}", m.name);
-            rpc.insert_lazy(&name, &target).map_err(PluginError::Register)?;
+            rpc.methods().insert_lazy(&name, &target).map_err(PluginError::Register)?;
         }
         Ok(plugin)
     }

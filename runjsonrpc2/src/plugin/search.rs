@@ -8,6 +8,7 @@ pub const PLUGIN_PATH_VAR: &str = "RUNJSONRPC2_PLUGIN_PATH";
 /// The directories searched for `libNAME.so`, in order, before the system's own search.
 #[derive(Debug, Clone, Default)]
 pub struct SearchPath {
+    /// The directories, first searched first.
     pub dirs: Vec<PathBuf>,
 }
 
@@ -69,6 +70,7 @@ impl SearchPath {
 /// not starting with `.`) nor a path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadName {
+    /// The name given.
     pub module: String,
 }
 

@@ -2,6 +2,38 @@
 //!
 //! One [`Listening`] serves one process: the whole service with `--workers 0`, or one worker
 //! of the master in `master.rs`, which shares its listening socket with every worker.
+//!
+//! An embedder serves an engine it keeps, and changes the table while it serves (the seed
+//! page's `app.rpc.methods['sample.add'] = ...`):
+//!
+//! ```
+//! use runjsonrpc2::server::{HttpConfig, bind};
+//! use runjsonrpc2::{Extras, JsonRpc, procedure};
+//! use std::io::{Read, Write};
+//! use std::sync::Arc;
+//!
+//! let rpc = Arc::new(JsonRpc::new());
+//! let config = HttpConfig { port: 0, ..HttpConfig::default() };
+//! let listening = bind(&config).unwrap();
+//! let addr = listening.local_addr();
+//! let (stopper, running) = listening.start(rpc.clone(), Arc::new(Extras::new()), None);
+//! let call = || {
+//!     let body = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
+//!     let mut conn = std::net::TcpStream::connect(addr).unwrap();
+//!     write!(conn, "POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n").unwrap();
+//!     write!(conn, "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+//!     let mut answer = String::new();
+//!     conn.read_to_string(&mut answer).unwrap();
+//!     answer.split("\r\n\r\n").nth(1).unwrap().to_owned()
+//! };
+//! assert!(call().contains("Method not found"));
+//! rpc.methods().insert("add", procedure(&["a", "b"], |a: i64, b: i64| Ok(a + b)).unwrap());
+//! assert_eq!(call(), r#"{"jsonrpc":"2.0","result":3,"id":1}"#);
+//! rpc.methods().remove("add");
+//! assert!(call().contains("Method not found"));
+//! stopper.stop();
+//! running.wait().unwrap();
+//! ```
 
 mod accept;
 mod allow;
@@ -34,6 +66,7 @@ pub const DEFAULT_THREADS: usize = 64;
 /// How the server listens and what it accepts.
 #[derive(Debug, Clone)]
 pub struct HttpConfig {
+    /// The address to bind (default `127.0.0.1`).
     pub host: String,
     /// 0 picks a free port.
     pub port: u16,
@@ -88,10 +121,14 @@ impl Default for HttpConfig {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ServeError {
+    /// The socket could not be made, bound or set up.
     Bind {
+        /// The address asked for, `HOST:PORT`.
         addr: String,
+        /// Why.
         source: std::io::Error,
     },
+    /// The signal handlers could not be installed.
     Signals(std::io::Error),
     /// The accept loop died (for example out of file descriptors).
     Accept(std::io::Error),
@@ -200,6 +237,7 @@ impl Listening {
         Ok(Listening { server: Arc::new(server), accept, addr, config: config.clone() })
     }
 
+    /// The address the socket is bound to (the real port when 0 was asked for).
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
     }
