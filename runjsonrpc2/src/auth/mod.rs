@@ -163,7 +163,7 @@ fn parse_line(line: &str) -> Result<User, String> {
 }
 
 /// Checks a user name: it fits HTTP Basic credentials (no `:`) and one field of the file.
-pub fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let bad = name.is_empty() || name.len() > 64 || name.starts_with('#');
     if bad || name.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control()) {
         return Err(format!(
@@ -183,7 +183,7 @@ fn parse_pattern(text: &str) -> Result<Pattern, String> {
 }
 
 /// Checks method patterns given to `auth add`.
-pub fn check_patterns(patterns: &[String]) -> Result<(), String> {
+pub(crate) fn check_patterns(patterns: &[String]) -> Result<(), String> {
     patterns.iter().try_for_each(|p| parse_pattern(p).map(drop))
 }
 

@@ -17,21 +17,32 @@ pub struct Cidr {
     prefix: u8,
 }
 
+/// Text that is not a network: `"10.0.0.0/33" is not ADDRESS/BITS: prefix length 33, at most 32`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadCidr(String);
+
+impl fmt::Display for BadCidr {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BadCidr {}
+
 impl FromStr for Cidr {
-    type Err = String;
+    type Err = BadCidr;
     /// `ADDRESS/BITS`, or an address alone for that one host.
-    fn from_str(text: &str) -> Result<Cidr, String> {
+    fn from_str(text: &str) -> Result<Cidr, BadCidr> {
         let (addr, prefix) = text.split_once('/').unwrap_or((text, ""));
-        let addr: IpAddr = addr.parse().map_err(|_| format!("{text:?} is not ADDRESS/BITS: bad address"))?;
+        let addr: IpAddr = addr.parse().map_err(|_| BadCidr(format!("{text:?} is not ADDRESS/BITS: bad address")))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            "" => max,
-            bits => bits
-                .parse::<u8>()
-                .ok()
-                .filter(|&b| b <= max)
-                .ok_or_else(|| format!("{text:?} is not ADDRESS/BITS: prefix length {bits}, at most {max}"))?,
-        };
+        let prefix =
+            match prefix {
+                "" => max,
+                bits => bits.parse::<u8>().ok().filter(|&b| b <= max).ok_or_else(|| {
+                    BadCidr(format!("{text:?} is not ADDRESS/BITS: prefix length {bits}, at most {max}"))
+                })?,
+            };
         Ok(match addr {
             IpAddr::V6(v6) if prefix >= 96 && v6.to_ipv4_mapped().is_some() => {
                 Cidr { addr: IpAddr::V4(v6.to_ipv4_mapped().expect("mapped")), prefix: prefix - 96 }
@@ -182,7 +193,7 @@ mod tests {
             ("10.0.0.0/x", "\"10.0.0.0/x\" is not ADDRESS/BITS: prefix length x, at most 32"),
         ];
         for (text, want) in cases {
-            assert_eq!(text.parse::<Cidr>().unwrap_err(), want);
+            assert_eq!(text.parse::<Cidr>().unwrap_err().to_string(), want);
         }
     }
 

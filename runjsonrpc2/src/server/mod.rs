@@ -56,7 +56,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
-pub use allow::Cidr;
+pub use allow::{BadCidr, Cidr};
 pub use deadline::TIMEOUT_CODE;
 pub use route::{CALLER, REMOTE_ADDR};
 
