@@ -61,7 +61,7 @@ fn bad_json_bodies() {
         ("batch at max-batch", batch(10), 200, r#""id":1}]"#),
         ("batch over max-batch", batch(11), 200, "batch larger than 10 requests"),
         ("unknown method", r#"{"jsonrpc":"2.0","method":"nope","id":1}"#.into(), 200, r#""code":-32601"#),
-        ("rpc. reserved method", r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#.into(), 200, r#""code":-32601"#),
+        ("rpc. reserved method", r#"{"jsonrpc":"2.0","method":"rpc.other","id":1}"#.into(), 200, r#""code":-32601"#),
         ("panicking procedure", r#"{"jsonrpc":"2.0","method":"boom","id":1}"#.into(), 200, r#""code":-32603"#),
         ("panicking raw procedure", r#"{"jsonrpc":"2.0","method":"raw_boom","id":1}"#.into(), 200, r#""code":-32603"#),
         ("notification of a panic", r#"{"jsonrpc":"2.0","method":"boom"}"#.into(), 204, ""),

@@ -4,6 +4,7 @@ mod auth;
 mod catalog;
 mod cli;
 mod deploy;
+mod discover;
 mod http;
 mod plugins;
 mod process;

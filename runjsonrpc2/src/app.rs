@@ -32,7 +32,9 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
             println!("created {}: cd {name} && cargo build && runjsonrpc2 serve run.toml", dir.display());
             Ok(())
         }
-        Some(Command::List { modules, common }) => command::list(&common.settings(&modules), std::io::stdout().lock()),
+        Some(Command::List { modules, json, common }) => {
+            command::list(&common.settings(&modules), json, std::io::stdout().lock())
+        }
         Some(Command::Call { module, method, params, common }) => {
             let mut settings = common.settings(&[module]);
             settings.prefix = false;

@@ -49,6 +49,9 @@ pub enum Command {
     List {
         #[arg(required = true)]
         modules: Vec<String>,
+        /// Print the OpenRPC document that `rpc.discover` answers instead
+        #[arg(long)]
+        json: bool,
         #[command(flatten)]
         common: Common,
     },
@@ -105,6 +108,9 @@ pub struct Common {
     /// The deepest nesting of params
     #[arg(long, value_name = "N", default_value_t = Limits::default().max_depth)]
     pub max_depth: usize,
+    /// Do not serve rpc.discover (the OpenRPC document of the methods served)
+    #[arg(long)]
+    pub no_discover: bool,
 }
 
 /// Options of the HTTP server.
@@ -211,6 +217,7 @@ impl Common {
             http: HttpConfig::default(),
             process: Default::default(),
             auth: None,
+            no_discover: self.no_discover,
         }
     }
 }

@@ -90,6 +90,8 @@ from!(PluginError => Plugin, SetupError => Setup, crate::config::ConfigError => 
 pub struct Built {
     pub rpc: JsonRpc,
     pub plugins: Vec<Arc<crate::plugin::Plugin>>,
+    /// What `rpc.discover` describes, and the loader that describes lazy entries.
+    service: (Arc<crate::discover::Service>, Arc<Loader>),
 }
 
 /// Opens the modules, registers their methods lazily, adds the maps and the error codes.
@@ -108,11 +110,34 @@ pub fn build(s: &Settings) -> Result<Built, CommandError> {
     for (kind, code) in &s.errors {
         rpc.map_error(kind, *code)?;
     }
+    let service = Arc::new(service(s, &rpc, &plugins));
+    if !s.no_discover {
+        let (service, loader) = (service.clone(), loader.clone());
+        rpc.methods().insert(crate::discover::DISCOVER, crate::raw(move |_, _| Ok(service.document(&loader))));
+    }
     if s.http.metrics {
         crate::metrics::enable();
         rpc.set_observer(Arc::new(crate::metrics::call));
     }
-    Ok(Built { rpc, plugins })
+    Ok(Built { rpc, plugins, service: (service, loader) })
+}
+
+/// What the OpenRPC document describes: the table as built, less what the server fills.
+fn service(s: &Settings, rpc: &JsonRpc, plugins: &[Arc<crate::plugin::Plugin>]) -> crate::discover::Service {
+    let names: Vec<&str> = plugins.iter().map(|p| p.descriptor.name.as_str()).collect();
+    let title = if names.is_empty() { "runjsonrpc2".to_owned() } else { format!("runjsonrpc2: {}", names.join(", ")) };
+    let version = match plugins {
+        [] => env!("CARGO_PKG_VERSION").to_owned(),
+        [one] => one.descriptor.version.clone(),
+        many => many
+            .iter()
+            .map(|p| format!("{} {}", p.descriptor.name, p.descriptor.version))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    let mut server_filled: Vec<String> = s.extras.names().map(str::to_owned).collect();
+    server_filled.extend([server::CALLER.to_owned(), server::REMOTE_ADDR.to_owned()]);
+    crate::discover::Service { title, version, entries: rpc.methods().entries(), server_filled }
 }
 
 /// Serves over HTTP until SIGINT, SIGTERM or SIGQUIT: under a master with `--workers`
@@ -233,8 +258,14 @@ pub fn stdio(s: &Settings, input: impl BufRead, mut output: impl Write) -> Resul
 }
 
 /// The methods of the modules, their parameters and docs, one per line.
-pub fn list(s: &Settings, mut output: impl Write) -> Result<(), CommandError> {
+pub fn list(s: &Settings, json: bool, mut output: impl Write) -> Result<(), CommandError> {
     let built = build(s)?;
+    if json {
+        let (service, loader) = &built.service;
+        let text = serde_json::to_string_pretty(&service.document(loader)).expect("a Value serializes");
+        writeln!(output, "{text}")?;
+        return Ok(());
+    }
     for p in &built.plugins {
         let d = &p.descriptor;
         writeln!(output, "{} {} ({})", d.name, d.version, p.path)?;

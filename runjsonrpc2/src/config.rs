@@ -24,6 +24,8 @@ pub struct Settings {
     /// The auth file (`--auth`): users, hashed secrets, method patterns. Read by each
     /// process that serves, so a reload reads it again.
     pub auth: Option<PathBuf>,
+    /// Do not serve `rpc.discover` (`--no-discover`, `discover = false`).
+    pub no_discover: bool,
     /// Worker processes and their supervision.
     pub process: crate::master::ProcessConfig,
 }
@@ -72,6 +74,7 @@ struct File {
     metrics: Option<bool>,
     auth: Option<PathBuf>,
     allow_from: Option<Vec<String>>,
+    discover: Option<bool>,
     #[serde(default)]
     methods: BTreeMap<String, String>,
     #[serde(default)]
@@ -117,6 +120,7 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     s.http.max_requests = file.max_requests.filter(|&n| n > 0);
     s.http.metrics = file.metrics.unwrap_or(false);
     s.auth = file.auth.map(near);
+    s.no_discover = !file.discover.unwrap_or(true);
     for cidr in file.allow_from.unwrap_or_default() {
         s.http.allow_from.push(cidr.parse().map_err(|e| err(None, format!("allow_from: {e}")))?);
     }

@@ -25,6 +25,7 @@ pub mod auth;
 mod cli;
 mod command;
 mod config;
+mod discover;
 mod engine;
 pub mod error;
 mod json;

@@ -159,6 +159,11 @@ impl Extras {
         self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
     }
 
+    /// The variables' names.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.vars.iter().map(|(n, _)| n.as_str())
+    }
+
     /// Whether there is no variable.
     pub fn is_empty(&self) -> bool {
         self.vars.is_empty()

@@ -113,8 +113,7 @@ export! {
 }
 
 export! {
-    /// Who called, as the server tells it: the authenticated user (null without --auth) and
-    /// the client's IP address. Clients cannot set either.
+    /// Who called, as the server tells it: the user (null without --auth) and the client's IP.
     fn whoami(caller: Option<String>, remote_addr: Option<String>) -> Value {
         json!({ "caller": caller, "remote_addr": remote_addr })
     }

@@ -1,0 +1,115 @@
+//! `rpc.discover`: an OpenRPC 1.3.2 document of every method a server serves, built from the
+//! plugins' tables (their docs and parameters) and the native procedures' signatures.
+//!
+//! Parameters that the server fills (extra variables, `caller`, `remote_addr`) are left out:
+//! a client cannot give them. Schemas are `{}` (any value) until plugins can declare types.
+
+use crate::plugin::Loader;
+use crate::signature::{ParamKind, Signature};
+use crate::table::{Entry, Target};
+use serde_json::{Map, Value, json};
+use std::sync::Arc;
+
+/// The method that answers the document (OpenRPC's service discovery method).
+pub const DISCOVER: &str = "rpc.discover";
+
+/// What the document describes: the table's entries at start, and what resolves them.
+pub(crate) struct Service {
+    /// `info.title` and `info.version`.
+    pub(crate) title: String,
+    pub(crate) version: String,
+    /// Every entry, sorted by name.
+    pub(crate) entries: Vec<(String, Arc<Entry>)>,
+    /// Names whose values the server supplies, left out of every parameter list.
+    pub(crate) server_filled: Vec<String>,
+}
+
+impl Service {
+    /// The document. A lazy entry is described from its module's table, which `loader`
+    /// opens if no served module opened it (as the entry's first call would); an entry whose
+    /// module cannot be opened is listed with no parameters and says why.
+    pub(crate) fn document(&self, loader: &Loader) -> Value {
+        let methods: Vec<Value> = self
+            .entries
+            .iter()
+            .filter(|(name, _)| name != DISCOVER)
+            .map(|(name, entry)| match entry.target() {
+                Some(target) => match describe(loader, target) {
+                    Ok((doc, signature)) => self.method(name, &doc, Some(&signature)),
+                    Err(why) => self.method(name, &format!("{target}: {why}"), None),
+                },
+                None => self.method(name, "", entry.procedure().map(|p| p.signature())),
+            })
+            .collect();
+        let mut discover = Map::new();
+        discover.insert("name".into(), DISCOVER.into());
+        discover.insert("description".into(), "This document: the methods this server serves (OpenRPC).".into());
+        discover.insert("params".into(), json!([]));
+        discover.insert("result".into(), json!({"name": "OpenRPC document", "schema": {"type": "object"}}));
+        let mut all = vec![Value::Object(discover)];
+        all.extend(methods);
+        json!({
+            "openrpc": "1.3.2",
+            "info": {"title": self.title, "version": self.version},
+            "methods": all,
+        })
+    }
+
+    /// One method object: its params (by position, in order), `paramStructure`, its result.
+    fn method(&self, name: &str, doc: &str, signature: Option<&Signature>) -> Value {
+        let mut method = Map::new();
+        method.insert("name".into(), name.into());
+        let mut params = Vec::new();
+        let mut structure = "either";
+        match signature {
+            None => {}
+            Some(Signature::Raw) => {
+                let text = "Takes params as sent: an array or an object, as the procedure expects.";
+                method.insert("summary".into(), text.into());
+            }
+            Some(Signature::Params(list)) => {
+                for p in list.iter().filter(|p| !self.server_filled.contains(&p.name)) {
+                    let mut param = Map::new();
+                    param.insert("name".into(), p.name.clone().into());
+                    let schema = match &p.kind {
+                        ParamKind::Required => {
+                            param.insert("required".into(), true.into());
+                            json!({})
+                        }
+                        ParamKind::Optional(Some(default)) => {
+                            let default: Value = serde_json::from_str(default.get()).unwrap_or(Value::Null);
+                            json!({"default": default})
+                        }
+                        ParamKind::Optional(None) => json!({}),
+                        ParamKind::Variadic => {
+                            // Only positions can give any number of values.
+                            structure = "by-position";
+                            let text = "Any number of further values, by position.";
+                            param.insert("description".into(), text.into());
+                            json!({})
+                        }
+                    };
+                    param.insert("schema".into(), schema);
+                    params.push(Value::Object(param));
+                }
+            }
+        }
+        if !doc.is_empty() {
+            method.insert("description".into(), doc.into());
+        }
+        method.insert("params".into(), params.into());
+        method.insert("result".into(), json!({"name": "result", "schema": {}}));
+        method.insert("paramStructure".into(), structure.into());
+        Value::Object(method)
+    }
+}
+
+/// The doc and parameters of `target` from its module's table.
+fn describe(loader: &Loader, target: &Target) -> Result<(String, Signature), String> {
+    let plugin = loader.open(&target.module).map_err(|e| e.to_string())?;
+    let methods = &plugin.descriptor.methods;
+    let by_name = methods.iter().find(|m| m.name == target.symbol);
+    let info = by_name.or_else(|| methods.iter().find(|m| m.symbol == target.symbol));
+    let info = info.ok_or_else(|| "not in its module's table".to_owned())?;
+    Ok((info.doc.clone(), info.signature.clone()))
+}

@@ -1,0 +1,172 @@
+//! `rpc.discover` and `list --json`: the OpenRPC document, validated against the official
+//! meta-schema (npm `@open-rpc/meta-schema` 1.14.9, Python `jsonschema`), and used by a real
+//! OpenRPC client (npm `@open-rpc/client-js`).
+
+use crate::support::{Server, root, run};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::process::Command;
+
+const META_SCHEMA: &str = "@open-rpc/meta-schema@1.14.9";
+const CLIENT: &str = "@open-rpc/client-js@2.1.0";
+/// The JSON Schema meta-schema the OpenRPC one refers to (`https://meta.json-schema.tools`).
+const JSON_SCHEMA: &str = "@json-schema-tools/meta-schema@1.7.5";
+
+/// `target/npm`, with the two npm packages installed (once; `.ci/run` does it beforehand).
+fn npm() -> PathBuf {
+    let dir = root().join("target/npm");
+    let packages = ["@open-rpc/meta-schema", "@open-rpc/client-js", "@json-schema-tools/meta-schema"];
+    let installed = packages.iter().all(|p| dir.join("node_modules").join(p).join("package.json").is_file());
+    if !installed {
+        let status = Command::new("npm")
+            .args(["install", "--silent", "--no-audit", "--no-fund", "--prefix"])
+            .arg(&dir)
+            .args([META_SCHEMA, CLIENT, JSON_SCHEMA])
+            .status()
+            .expect("npm runs (install Node.js and npm, or run .ci/run)");
+        assert!(status.success(), "npm install {META_SCHEMA} {CLIENT} {JSON_SCHEMA} failed");
+    }
+    dir
+}
+
+fn discover(server: &Server) -> Value {
+    let (status, body) = server.post(r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#);
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&body).unwrap();
+    answer["result"].clone()
+}
+
+/// Validates `document` against the meta-schema, and each param and result schema as a JSON
+/// Schema of its own, with Python's jsonschema; returns its report.
+fn validate(document: &Value) -> (bool, String) {
+    let dir = npm();
+    let dump = |module: &str, export: &str, file: &str| {
+        let code = format!("process.stdout.write(JSON.stringify(require('{module}').{export}))");
+        let out = Command::new("node").current_dir(&dir).args(["-e", &code]).output().expect("node runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        std::fs::write(dir.join(file), &out.stdout).unwrap();
+    };
+    dump("@open-rpc/meta-schema", "openrpcDocument", "meta-schema.json");
+    dump("@json-schema-tools/meta-schema", "default", "json-schema.json");
+    let doc = dir.join(format!("document-{}.json", std::process::id()));
+    std::fs::write(&doc, document.to_string()).unwrap();
+    let script = r#"
+import json, sys
+from jsonschema import Draft7Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT7
+meta, doc, tools = (json.load(open(f)) for f in sys.argv[1:4])
+tools = Resource.from_contents(tools, default_specification=DRAFT7)
+registry = Registry().with_resources([("https://meta.json-schema.tools", tools), ("https://meta.json-schema.tools/", tools)])
+errors = [e.message for e in Draft7Validator(meta, registry=registry).iter_errors(doc)]
+for m in doc["methods"]:
+    for d in m["params"] + [m.get("result", {"schema": {}})]:
+        try:
+            Draft7Validator.check_schema(d["schema"])
+        except Exception as e:
+            errors.append(m["name"] + ": " + str(e))
+print("\n".join(errors) or "valid")
+"#;
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(dir.join("meta-schema.json"))
+        .arg(&doc)
+        .arg(dir.join("json-schema.json"))
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_file(doc);
+    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success() && report.trim() == "valid", report)
+}
+
+fn method<'d>(doc: &'d Value, name: &str) -> &'d Value {
+    doc["methods"].as_array().unwrap().iter().find(|m| m["name"] == name).unwrap_or_else(|| panic!("no {name}"))
+}
+
+#[test]
+fn rpc_discover_answers_a_valid_openrpc_document() {
+    let server = Server::start(&["hello", "sample", "--map", "calc.add=sample:add", "--extra", "site=\"x\""]);
+    let doc = discover(&server);
+    let (valid, report) = validate(&doc);
+    assert!(valid, "{report}\n{doc:#}");
+    assert_eq!(doc["openrpc"], "1.3.2");
+    assert_eq!(doc["info"]["title"], "runjsonrpc2: hello, sample");
+    let cases = [
+        // Rust plugins keep defaults in the function, so the table has none to show.
+        ("hello.greeting", json!([{"name": "name", "schema": {}}]), "either"),
+        (
+            "sample.subtract",
+            json!([{"name": "minuend", "required": true, "schema": {}}, {"name": "subtrahend", "required": true, "schema": {}}]),
+            "either",
+        ),
+        (
+            "calc.add",
+            json!([{"name": "a", "required": true, "schema": {}}, {"name": "b", "required": true, "schema": {}}]),
+            "either",
+        ),
+        (
+            "sample.sum",
+            json!([{"name": "numbers", "schema": {}, "description": "Any number of further values, by position."}]),
+            "by-position",
+        ),
+        // caller and remote_addr are the server's to give.
+        ("sample.whoami", json!([]), "either"),
+        ("rpc.discover", json!([]), "either"),
+    ];
+    for (name, params, structure) in cases {
+        let m = method(&doc, name);
+        assert_eq!((&m["params"], m["paramStructure"].as_str().unwrap_or("either")), (&params, structure), "{name}");
+    }
+    assert_eq!(method(&doc, "hello.greeting")["description"], "Greets someone by name.");
+    assert_eq!(method(&doc, "sample.raw_echo")["params"], json!([]));
+    assert!(method(&doc, "sample.raw_echo")["summary"].as_str().unwrap().starts_with("Takes params as sent"));
+}
+
+#[test]
+fn list_json_prints_the_same_document_and_no_discover_hides_it() {
+    let server = Server::start(&["hello", "sample"]);
+    let served = discover(&server);
+    let (code, out, err) = run(&["list", "--json", "hello", "sample"], "");
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap(), served);
+    let hidden = Server::start(&["--no-discover", "hello"]);
+    let (_, body) = hidden.post(r#"{"jsonrpc":"2.0","method":"rpc.discover","id":1}"#);
+    assert_eq!(body, r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found"},"id":1}"#);
+}
+
+/// A real OpenRPC client reads the document and calls methods by the names it gives.
+#[test]
+fn an_openrpc_client_calls_methods_from_the_document() {
+    let dir = npm();
+    let server = Server::start(&["hello", "sample"]);
+    let script = dir.join(format!("client-{}.mjs", std::process::id()));
+    std::fs::write(
+        &script,
+        r#"
+import { Client, HTTPTransport, RequestManager } from "@open-rpc/client-js";
+const client = new Client(new RequestManager([new HTTPTransport(process.argv[2])]));
+const doc = await client.request({ method: "rpc.discover", params: [] });
+const out = {};
+for (const m of doc.methods) {
+  if (m.name === "sample.subtract") {
+    const values = [42, 23];
+    out[m.name] = await client.request({ method: m.name, params: Object.fromEntries(m.params.map((p, i) => [p.name, values[i]])) });
+  }
+  if (m.name === "hello.greeting") {
+    out[m.name] = await client.request({ method: m.name, params: { [m.params[0].name]: "client" } });
+  }
+}
+try { await client.request({ method: "sample.fail", params: ["no"] }); } catch (e) { out.error = e.code; }
+console.log(JSON.stringify(out));
+process.exit(0);
+"#,
+    )
+    .unwrap();
+    let out = Command::new("node").arg(&script).arg(server.url()).output().expect("node runs");
+    let _ = std::fs::remove_file(&script);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let got: Value = serde_json::from_str(text.trim()).unwrap();
+    assert_eq!(got, json!({"sample.subtract": 19, "hello.greeting": "Hello, client!", "error": -32000}));
+}
