@@ -219,6 +219,25 @@ fn the_auth_file_is_read_again_on_sighup() {
     assert_eq!(send(&server, "POST", "/", Some("carol:carol-secret"), ADD).status, 200);
 }
 
+/// One process (`--workers 0`) reads the file again on SIGHUP itself, and keeps serving.
+#[test]
+fn one_process_reads_the_auth_file_again_on_sighup() {
+    let file = AuthFile::new("reload1", &[("alice", "alice-secret", &["*"])]);
+    let (server, log) = Server::start_logged(&["--workers", "0", "--auth", &file.path(), "sample"]);
+    assert_eq!(send(&server, "POST", "/", Some("alice:alice-secret"), ADD).status, 200);
+    file.write(&[("carol", "carol-secret", &["sample.add"])]);
+    server.signal("HUP");
+    log.wait_for("SIGHUP: reloaded", Duration::from_secs(20));
+    let cases = [("carol:carol-secret", 200), ("alice:alice-secret", 401)];
+    for (user, status) in cases {
+        assert_eq!(send(&server, "POST", "/", Some(user), ADD).status, status, "{user}");
+    }
+    std::fs::write(file.dir.join("users.auth"), "carol\n").unwrap();
+    server.signal("HUP");
+    log.wait_for("the users stay as they were", Duration::from_secs(20));
+    assert_eq!(send(&server, "POST", "/", Some("carol:carol-secret"), ADD).status, 200);
+}
+
 /// The config keys: `auth` relative to run.toml, `allow_from` a list.
 #[test]
 fn run_toml_sets_auth_and_allow_from() {

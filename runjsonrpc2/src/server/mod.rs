@@ -170,6 +170,23 @@ impl std::error::Error for ServeError {
 /// finishes its calls and ends serving with `Ok`, for a fresh process to take its place.
 pub type Retire = Box<dyn Fn(&str) + Send + Sync>;
 
+/// SIGHUP in a single process: the auth file is read again (with workers, the master starts
+/// new workers, which read it). A file that does not load keeps the users as they were.
+fn reload_users(users: &Users) {
+    let current = users.read().unwrap_or_else(|e| e.into_inner()).clone();
+    let Some(current) = current else {
+        log::info!("SIGHUP: nothing to reload in one process (modules reload with worker processes)");
+        return;
+    };
+    match crate::auth::Users::load(current.file()) {
+        Ok(fresh) => {
+            log::info!("SIGHUP: reloaded {} ({} users)", current.file().display(), fresh.len());
+            *users.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(fresh));
+        }
+        Err(e) => log::error!("SIGHUP: {e}; the users stay as they were"),
+    }
+}
+
 /// Binds the listening socket, with the options every accepted connection inherits.
 pub fn bind_socket(config: &HttpConfig) -> Result<TcpListener, ServeError> {
     let addr_text = format!("{}:{}", config.host, config.port);
@@ -213,7 +230,12 @@ pub struct Listening {
     accept: accept::Accept,
     addr: SocketAddr,
     pub(crate) config: HttpConfig,
+    /// The users `--auth` checks, replaced whole when a single process reloads them on SIGHUP.
+    users: Users,
 }
+
+/// The current users of `--auth`, if any.
+pub(crate) type Users = Arc<std::sync::RwLock<Option<Arc<crate::auth::Users>>>>;
 
 impl Listening {
     /// Serves on `listener`: bound here, inherited from the master, or passed by systemd.
@@ -234,7 +256,8 @@ impl Listening {
         let (accept, for_tiny_http) = accept::Accept::new(socket, addr).map_err(bind_err)?;
         let server = tiny_http::Server::from_listener(for_tiny_http, None)
             .map_err(|e| bind_err(std::io::Error::other(e.to_string())))?;
-        Ok(Listening { server: Arc::new(server), accept, addr, config: config.clone() })
+        let users = Arc::new(std::sync::RwLock::new(config.auth.clone()));
+        Ok(Listening { server: Arc::new(server), accept, addr, config: config.clone(), users })
     }
 
     /// The address the socket is bound to (the real port when 0 was asked for).
@@ -245,13 +268,18 @@ impl Listening {
     /// Serves until SIGINT or SIGTERM (graceful: calls in flight finish within the grace
     /// period) or SIGQUIT (quick: the process exits at once).
     pub fn serve_until_signal(self, rpc: Arc<JsonRpc>, extras: Arc<Extras>) -> Result<(), ServeError> {
-        use signal_hook::consts::{SIGINT, SIGQUIT, SIGTERM};
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
         let mut signals =
-            signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGQUIT]).map_err(ServeError::Signals)?;
+            signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP]).map_err(ServeError::Signals)?;
         let handle = signals.handle();
+        let users = self.users.clone();
         let (stopper, running) = self.start(rpc, extras, None);
         let signal_thread = std::thread::spawn(move || {
             for sig in signals.forever() {
+                if sig == SIGHUP {
+                    reload_users(&users);
+                    continue;
+                }
                 if sig == SIGQUIT {
                     log::info!("signal {sig}: quitting at once");
                     std::process::exit(0);
@@ -280,7 +308,7 @@ impl Listening {
             retired: AtomicBool::new(false),
             events: Mutex::new(events),
         }));
-        let shared = pool::Shared::new(rpc, extras, self.config, stopper.clone(), self.addr);
+        let shared = pool::Shared::new(rpc, extras, self.config, self.users, stopper.clone(), self.addr);
         pool::start(&self.server, &shared);
         let watched = watch::watch(&stopper);
         (stopper, Running { events: events_rx, shared, watched })

@@ -38,6 +38,8 @@ pub(crate) struct Shared {
     pub(crate) deadlines: Deadlines,
     /// Failed logins per address (`--auth`).
     pub(crate) failures: crate::auth::Failures,
+    /// The users `--auth` checks (see `Listening`).
+    pub(crate) users: super::Users,
     kicker: Arc<Kicker>,
     intake: Mutex<Intake>,
     /// Peers whose connection is stranded, with when a request last came from each (locked
@@ -52,6 +54,7 @@ impl Shared {
         rpc: Arc<JsonRpc>,
         extras: Arc<Extras>,
         config: HttpConfig,
+        users: super::Users,
         stopper: Stopper,
         addr: SocketAddr,
     ) -> Arc<Shared> {
@@ -65,6 +68,7 @@ impl Shared {
             kicker: Kicker::start(addr, move || done.stopping()),
             deadlines: Deadlines::new(config.timeout),
             failures: Default::default(),
+            users,
             rpc,
             extras,
             config,

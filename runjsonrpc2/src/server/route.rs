@@ -141,12 +141,17 @@ pub(crate) fn handle(
     let url = request.url();
     let path = url.as_bytes().iter().position(|&b| b == b'?').map_or(url, |end| &url[..end]);
     let get = matches!(request.method(), Method::Get | Method::Head);
-    let user = match &config.auth {
-        Some(users) if !(get && path == "/health") => match gate::check(&request, users, &shared.failures) {
+    // The users as they are now (a single process replaces them on SIGHUP).
+    let users = match config.auth.is_some() && !(get && path == "/health") {
+        true => shared.users.read().unwrap_or_else(|e| e.into_inner()).clone(),
+        false => None,
+    };
+    let user = match &users {
+        Some(users) => match gate::check(&request, users, &shared.failures) {
             Ok(user) => Some(user),
             Err(no) => return reply(request, no.status, &no.message, Some(no.header)),
         },
-        _ => None,
+        None => None,
     };
     if path == config.rpc_path {
         if *request.method() != Method::Post {
