@@ -231,3 +231,28 @@ fn the_table_changes_while_the_server_serves() {
     stopper.stop();
     running.wait().expect("a clean stop");
 }
+
+/// The C sample built as C++17 (with hidden visibility, -Wall -Wextra -Werror) serves as the
+/// C build does: RJ2_EXPORT gives its procedures C linkage and default visibility.
+#[test]
+fn the_c_sample_built_as_cxx_serves_the_same() {
+    let lib = c_plugin("cgreetxx");
+    let loader = Arc::new(Loader::new(SearchPath::default()));
+    let mut rpc = JsonRpc::new();
+    rpc.set_resolver(loader.clone());
+    loader.register(&rpc, &lib, true).unwrap();
+    let cases = [
+        (
+            r#"{"jsonrpc":"2.0","method":"cgreet.greet","params":["C++"],"id":1}"#,
+            r#"{"jsonrpc":"2.0","result":"Hello, C++!","id":1}"#,
+        ),
+        (
+            r#"{"jsonrpc":"2.0","method":"cgreet.add","params":[40,2],"id":2}"#,
+            r#"{"jsonrpc":"2.0","result":42,"id":2}"#,
+        ),
+    ];
+    for (body, want) in cases {
+        let got = rpc.handle(body.as_bytes(), &Extras::new()).unwrap();
+        assert_eq!(String::from_utf8(got).unwrap(), want, "{body}");
+    }
+}

@@ -541,3 +541,19 @@ fn a_thread_stays_waiting_while_the_others_are_busy() {
         assert_eq!(result(&read_response(conn).expect("a slow call's answer").body_text()), 14_000);
     }
 }
+
+/// (i) A C++ exception that escapes a procedure (the plugin built as C++17) is defined
+/// behaviour: the host calls procedures as `C-unwind`, so its worker aborts, the master names
+/// the method, and the next call is answered.
+#[test]
+fn a_cxx_exception_out_of_a_procedure_costs_one_worker() {
+    let thrower = c_plugin("cthrow");
+    let (server, log) = Server::start_logged(&[&thrower, "sample"]);
+    let mut conn = server.keep_alive();
+    let throw = r#"{"jsonrpc":"2.0","method":"cgreet.throw","id":1}"#;
+    assert!(Server::call_on(&mut conn, throw).is_none(), "the throwing call's connection closes unanswered");
+    assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
+    log.wait_for("was killed by signal 6 (SIGABRT) while running cgreet.throw", Duration::from_secs(5));
+    let greet = r#"{"jsonrpc":"2.0","method":"cgreet.greet","params":["C++"],"id":1}"#;
+    assert_eq!(server.post(greet), (200, r#"{"jsonrpc":"2.0","result":"Hello, C++!","id":1}"#.to_owned()));
+}

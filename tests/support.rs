@@ -51,14 +51,23 @@ pub fn plugin_dir() -> &'static Path {
         let include = root().join("plugin-api/include");
         let cdir = dir.join("c-plugins");
         std::fs::create_dir_all(&cdir).unwrap();
-        for (name, define) in C_VARIANTS {
+        // As C11 and as C++17, with hidden visibility and every warning an error: the
+        // header's RJ2_EXPORT must be all a plugin needs.
+        let strict = ["-shared", "-fPIC", "-O2", "-fvisibility=hidden", "-Wall", "-Wextra", "-Werror", "-I"];
+        let c_variants = C_VARIANTS.iter().map(|v| (v, "CC", "cc", "c11"));
+        for ((name, define), env, default, std) in
+            c_variants.chain(CXX_VARIANTS.iter().map(|v| (v, "CXX", "c++", "c++17")))
+        {
             let out = cdir.join(format!("lib{name}.so"));
-            let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
-            cc.args(["-shared", "-fPIC", "-O2", "-Wall", "-Werror", "-I"]).arg(&include).arg(&c).arg("-o").arg(&out);
+            let mut cc = Command::new(std::env::var(env).unwrap_or_else(|_| default.into()));
+            if std == "c++17" {
+                cc.args(["-x", "c++"]);
+            }
+            cc.arg(format!("-std={std}")).args(strict).arg(&include).arg(&c).arg("-o").arg(&out);
             if let Some(d) = define {
                 cc.arg(format!("-D{d}"));
             }
-            assert!(cc.status().expect("cc runs").success(), "compiling {name} failed");
+            assert!(cc.status().expect("the C/C++ compiler runs").success(), "compiling {name} failed");
         }
         dir
     })
@@ -79,6 +88,9 @@ pub const C_VARIANTS: &[(&str, Option<&str>)] = &[
     ("cfault", Some("RJ2_TEST_FAULTS")),
     ("chowdy", Some("RJ2_TEST_HOWDY")),
 ];
+
+/// The same source built as C++17: the sample, and a variant whose procedure throws.
+pub const CXX_VARIANTS: &[(&str, Option<&str>)] = &[("cgreetxx", None), ("cthrow", Some("RJ2_TEST_THROW"))];
 
 /// The path of a compiled C plugin variant.
 pub fn c_plugin(name: &str) -> String {

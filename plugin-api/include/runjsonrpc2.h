@@ -20,8 +20,28 @@
  * valid and unchanged while the library is loaded; the host never unloads a
  * plugin while it serves.
  *
- * Unwinding: a procedure must never unwind (C++ exception, Rust panic) into
- * the host. The Rust glue catches panics and returns RJ2_INTERNAL.
+ * Unwinding: catch exceptions in the procedure and answer them (RJ2_ERROR or
+ * RJ2_INTERNAL). The host calls procedures as `extern "C-unwind"`, so an
+ * exception that does escape is defined behaviour, not undefined: it ends the
+ * worker process (abort, SIGABRT) and the master logs the method and starts a
+ * new worker; the call in flight gets no answer. The Rust glue catches panics
+ * and returns RJ2_INTERNAL.
+ *
+ * Visibility: the host finds `runjsonrpc2_plugin` and the procedures with
+ * dlsym, so they must be exported. Mark each procedure RJ2_EXPORT; the header
+ * already marks `runjsonrpc2_plugin`. Then -fvisibility=hidden (which keeps a
+ * plugin's other symbols private) works.
+ *
+ * Lifetimes, argument by argument:
+ * - the table (rj2_plugin, its methods, params and every string they point
+ *   to): the plugin's, valid and unchanged for as long as the library is
+ *   loaded, which is until the process ends (the host never unloads it);
+ * - a procedure's `params` array, the strings it points to, and `extras`: the
+ *   host's, valid only during the call; copy what you keep;
+ * - `out` and the writer's callbacks: the host's, valid only during the call
+ *   and only on the calling thread;
+ * - bytes passed to `out->write`: read during the `write` call (the host
+ *   copies them), so they may live on the procedure's stack.
  */
 #ifndef RUNJSONRPC2_H
 #define RUNJSONRPC2_H
@@ -31,6 +51,24 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* RJ2_EXPORT marks a procedure the host looks up: exported also when the
+ * plugin is built with -fvisibility=hidden, and with C linkage (an unmangled
+ * name) when compiled as C++. Put it on the procedure's first declaration:
+ *     RJ2_EXPORT int32_t my_add(const rj2_str *params, size_t params_len,
+ *                               rj2_str extras, const rj2_writer *out); */
+#if defined(_WIN32)
+#define RJ2_VISIBLE __declspec(dllexport)
+#elif defined(__GNUC__) || defined(__clang__)
+#define RJ2_VISIBLE __attribute__((visibility("default")))
+#else
+#define RJ2_VISIBLE
+#endif
+#ifdef __cplusplus
+#define RJ2_EXPORT extern "C" RJ2_VISIBLE
+#else
+#define RJ2_EXPORT RJ2_VISIBLE
 #endif
 
 #define RJ2_ABI_VERSION 2u
@@ -123,8 +161,9 @@ typedef struct rj2_writer {
  * procedure decodes each value on its own without parsing an array again. */
 typedef int32_t (*rj2_procedure)(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
-/* The one symbol every plugin exports. */
-extern const rj2_plugin runjsonrpc2_plugin;
+/* The one symbol every plugin exports (defined by the plugin, exported even
+ * under -fvisibility=hidden: its visibility comes from this declaration). */
+RJ2_VISIBLE extern const rj2_plugin runjsonrpc2_plugin;
 
 #ifdef __cplusplus
 }

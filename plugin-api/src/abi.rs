@@ -123,5 +123,8 @@ pub struct Writer {
 
 /// The type of every procedure symbol: the call's parameter values (one JSON text each, see
 /// `include/runjsonrpc2.h`), the extra variables (a JSON object's text) and the output sink.
+///
+/// `C-unwind`: a C++ exception that escapes a plugin's procedure is defined behaviour (the
+/// host's worker aborts and is replaced) rather than undefined.
 pub type Procedure =
-    unsafe extern "C" fn(params: *const Str, params_len: usize, extras: Str, out: *const Writer) -> i32;
+    unsafe extern "C-unwind" fn(params: *const Str, params_len: usize, extras: Str, out: *const Writer) -> i32;

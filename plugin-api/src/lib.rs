@@ -276,7 +276,7 @@ macro_rules! __export {
             /// As for every `rj2_procedure`: `params_len` readable strings at
             /// `params` (or none), readable `extras`, `out` a valid writer (or null).
             #[unsafe(export_name = concat!("rj2_", stringify!($name)))]
-            pub unsafe extern "C" fn procedure(
+            pub unsafe extern "C-unwind" fn procedure(
                 params: *const $crate::abi::Str,
                 params_len: usize,
                 extras: $crate::abi::Str,

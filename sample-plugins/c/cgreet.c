@@ -19,6 +19,10 @@
  *   -DRJ2_TEST_FLAGS      a method with a flag bit this ABI does not define
  *   -DRJ2_TEST_FAULTS     methods crash (writes through a null pointer) and hang (never returns)
  *   -DRJ2_TEST_HOWDY      greet says "Howdy, " (a rebuilt plugin, for the reload test)
+ *   -DRJ2_TEST_THROW      (C++ only) a method "throw" whose C++ exception escapes the procedure
+ *
+ * The tests build it with -fvisibility=hidden -Wall -Wextra -Werror, as C11 and as C++17:
+ * RJ2_EXPORT keeps the procedures visible to the host.
  */
 #include "runjsonrpc2.h"
 
@@ -28,11 +32,17 @@
 #ifdef RJ2_TEST_FAULTS
 #include <unistd.h>
 #endif
+#ifdef RJ2_TEST_THROW
+#ifndef __cplusplus
+#error "RJ2_TEST_THROW needs C++"
+#endif
+#include <stdexcept>
+#endif
 
 #define S(lit) { lit, sizeof(lit) - 1 }
 
-int32_t cgreet_greet(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
-int32_t cgreet_add(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+RJ2_EXPORT int32_t cgreet_greet(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+RJ2_EXPORT int32_t cgreet_add(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
 static void put(const rj2_writer *out, const char *s, size_t len) {
     out->write(out->ctx, s, len);
@@ -208,9 +218,9 @@ int32_t cgreet_add(const rj2_str *params, size_t params_len, rj2_str extras, con
 }
 
 #ifdef RJ2_TEST_BADJSON
-int32_t cgreet_bad_json(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
-int32_t cgreet_bad_utf8(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
-int32_t cgreet_half(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+RJ2_EXPORT int32_t cgreet_bad_json(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+RJ2_EXPORT int32_t cgreet_bad_utf8(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+RJ2_EXPORT int32_t cgreet_half(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
 int32_t cgreet_bad_json(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
     (void)params;
@@ -237,7 +247,7 @@ int32_t cgreet_half(const rj2_str *params, size_t params_len, rj2_str extras, co
 #endif
 
 #ifdef RJ2_TEST_BAD_STATUS
-int32_t cgreet_bad_status(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+RJ2_EXPORT int32_t cgreet_bad_status(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
 int32_t cgreet_bad_status(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
     (void)params;
@@ -248,8 +258,8 @@ int32_t cgreet_bad_status(const rj2_str *params, size_t params_len, rj2_str extr
 #endif
 
 #ifdef RJ2_TEST_FAULTS
-int32_t cgreet_crash(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
-int32_t cgreet_hang(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+RJ2_EXPORT int32_t cgreet_crash(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+RJ2_EXPORT int32_t cgreet_hang(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
 
 /* Null, though the compiler cannot know it (a store it could see through would be dropped). */
 int *volatile cgreet_nowhere;
@@ -269,6 +279,16 @@ int32_t cgreet_hang(const rj2_str *params, size_t params_len, rj2_str extras, co
     (void)out;
     for (;;)
         pause();
+}
+#endif
+
+#ifdef RJ2_TEST_THROW
+RJ2_EXPORT int32_t cgreet_throw(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out);
+
+/* Throws, which a procedure must not do: the host's handling of it is what is tested. */
+int32_t cgreet_throw(const rj2_str *params, size_t params_len, rj2_str extras, const rj2_writer *out) {
+    (void)params, (void)params_len, (void)extras, (void)out;
+    throw std::runtime_error("thrown out of a procedure");
 }
 #endif
 
@@ -301,6 +321,9 @@ static const rj2_method methods[] = {
 #ifdef RJ2_TEST_FAULTS
     { S("crash"), S("cgreet_crash"), S("Writes through a null pointer."), NULL, 0, RJ2_METHOD_BOUND },
     { S("hang"), S("cgreet_hang"), S("Never returns."), NULL, 0, RJ2_METHOD_BOUND },
+#endif
+#ifdef RJ2_TEST_THROW
+    { S("throw"), S("cgreet_throw"), S("Throws a C++ exception out of the procedure."), NULL, 0, RJ2_METHOD_BOUND },
 #endif
 #ifdef RJ2_TEST_FLAGS
     { S("flagged"), S("cgreet_add"), S("A flag this ABI does not define."), add_params, 2, 4u },

@@ -24,8 +24,13 @@ static REPORT_FD: AtomicI32 = AtomicI32::new(-1);
 /// The handlers in place before ours, put back before the signal is taken again.
 static PREVIOUS: OnceLock<[libc::sigaction; FATAL.len()]> = OnceLock::new();
 
-/// Notes that this thread runs the method `label` until the guard drops. `label` must
-/// outlive the guard (it is a plugin procedure's own, which lives as long as the process).
+/// Notes that this thread runs the method `label` until [`Running::leave`]. `label` must
+/// outlive it (it is a plugin procedure's own, which lives as long as the process).
+///
+/// Left only when the call returns, not on unwinding: a C++ exception out of a procedure
+/// unwinds to the engine, where Rust aborts the process, and the abort must still name the
+/// method.
+#[must_use]
 pub(crate) struct Running(());
 
 impl Running {
@@ -33,10 +38,8 @@ impl Running {
         RUNNING.set((label.as_ptr(), label.len()));
         Running(())
     }
-}
 
-impl Drop for Running {
-    fn drop(&mut self) {
+    pub(crate) fn leave(self) {
         RUNNING.set((std::ptr::null(), 0));
     }
 }

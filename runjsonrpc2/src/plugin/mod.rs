@@ -328,7 +328,7 @@ impl Procedure for PluginProcedure {
         // `values.len()` strings that, like the extras and the writer, outlive the call, and the
         // plugin must not keep them.
         let status = unsafe { (self.func)(values.as_ptr(), values.len(), abi::Str::from_bytes(extras), &writer) };
-        drop(running);
+        running.leave();
         let overflow = sink.overflow;
         if status == abi::OK && !overflow && (!self.check || output::valid_json(&out[mark..])) {
             // The result stays where the plugin wrote it, spliced into the answer as is.
