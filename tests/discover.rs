@@ -2,7 +2,7 @@
 //! meta-schema (npm `@open-rpc/meta-schema` 1.14.9, Python `jsonschema`), and used by a real
 //! OpenRPC client (npm `@open-rpc/client-js`).
 
-use crate::support::{Server, root, run};
+use crate::support::{Server, c_plugin, root, run};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use std::process::Command;
@@ -86,12 +86,23 @@ fn method<'d>(doc: &'d Value, name: &str) -> &'d Value {
 
 #[test]
 fn rpc_discover_answers_a_valid_openrpc_document() {
-    let server = Server::start(&["hello", "sample", "--map", "calc.add=sample:add", "--extra", "site=\"x\""]);
+    let cgreet = c_plugin("cgreet");
+    let server = Server::start(&["hello", "sample", &cgreet, "--map", "calc.add=sample:add", "--extra", "site=\"x\""]);
     let doc = discover(&server);
     let (valid, report) = validate(&doc);
     assert!(valid, "{report}\n{doc:#}");
     assert_eq!(doc["openrpc"], "1.3.2");
-    assert_eq!(doc["info"]["title"], "runjsonrpc2: hello, sample");
+    assert_eq!(doc["info"]["title"], "runjsonrpc2: hello, sample, cgreet");
+    // The C plugin's table gives schemas (ABI 3); an optional parameter's default joins its schema.
+    let int64 = json!({"type": "integer", "minimum": i64::MIN, "maximum": i64::MAX});
+    let add = method(&doc, "cgreet.add");
+    assert_eq!(
+        add["params"],
+        json!([{"name": "a", "required": true, "schema": int64}, {"name": "b", "required": true, "schema": int64}])
+    );
+    assert_eq!(add["result"]["schema"], int64);
+    let punctuation = &method(&doc, "cgreet.greet")["params"][1];
+    assert_eq!(punctuation["schema"], json!({"type": "string", "maxLength": 8, "default": "!"}));
     let cases = [
         // Rust plugins keep defaults in the function, so the table has none to show.
         ("hello.greeting", json!([{"name": "name", "schema": {}}]), "either"),

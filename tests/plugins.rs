@@ -125,7 +125,8 @@ fn faulty_plugins_refused() {
     let (rpc, loader) = engine();
     #[rustfmt::skip]
     let cases: &[(&str, &str)] = &[
-        ("cbadabi", "libcbadabi.so: plugin abi version 3, this runjsonrpc2 speaks 2"),
+        ("cbadabi", "libcbadabi.so: plugin abi version 4, supported 2-3"),
+        ("csmall", "malformed method table: method_size 80, at least 88 and a multiple of 8"),
         ("cdup", "malformed method table: method \"greet\" appears twice in the table"),
         ("cnull", "malformed method table: method 2: name is a null pointer with length 4"),
         ("chuge", "malformed method table: method 2: parameter list has length 1099511627776, the limit is 256"),
@@ -254,5 +255,33 @@ fn the_c_sample_built_as_cxx_serves_the_same() {
     for (body, want) in cases {
         let got = rpc.handle(body.as_bytes(), &Extras::new()).unwrap();
         assert_eq!(String::from_utf8(got).unwrap(), want, "{body}");
+    }
+}
+
+/// ABI compatibility: a version-2 plugin (built from its own header) loads and answers; a
+/// version-3 method with an unknown hint bit loads (hints may be ignored); errors reported
+/// through the writer's `error` callback reach the client with their data.
+#[test]
+fn abi_versions_and_the_error_callback() {
+    let (rpc, loader) = engine();
+    loader.register(&rpc, &c_plugin("cv2"), true).unwrap();
+    loader.register(&rpc, &c_plugin("chint"), true).unwrap();
+    let cases = [
+        ("cv2.hello", r#"["old friend"]"#, r#"{"jsonrpc":"2.0","result":"Hello from v2, old friend","id":1}"#),
+        (
+            "cv2.hello",
+            "[1]",
+            r#"{"jsonrpc":"2.0","error":{"code":-32602,"message":"Invalid params","data":"hello takes one string"},"id":1}"#,
+        ),
+        ("cv2.fail", "[]", r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"failed the v2 way"},"id":1}"#),
+        ("cgreet.hinted", "[40,2]", r#"{"jsonrpc":"2.0","result":42,"id":1}"#),
+        (
+            "cgreet.add",
+            "[9223372036854775807,1]",
+            r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"9223372036854775807 + 1 overflows","data":{"limit":"64-bit"}},"id":1}"#,
+        ),
+    ];
+    for (method, params, want) in cases {
+        assert_eq!(call(&rpc, method, params), want, "{method} {params}");
     }
 }

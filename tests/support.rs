@@ -69,6 +69,11 @@ pub fn plugin_dir() -> &'static Path {
             }
             assert!(cc.status().expect("the C/C++ compiler runs").success(), "compiling {name} failed");
         }
+        // A plugin of ABI version 2, from its own copy of that header.
+        let v2 = root().join("tests/v2");
+        let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
+        cc.arg("-std=c11").args(strict).arg(&v2).arg(v2.join("cv2.c")).arg("-o").arg(cdir.join("libcv2.so"));
+        assert!(cc.status().expect("the C compiler runs").success(), "compiling cv2 failed");
         dir
     })
 }
@@ -87,6 +92,8 @@ pub const C_VARIANTS: &[(&str, Option<&str>)] = &[
     ("ccolon", Some("RJ2_TEST_COLON")),
     ("cfault", Some("RJ2_TEST_FAULTS")),
     ("chowdy", Some("RJ2_TEST_HOWDY")),
+    ("csmall", Some("RJ2_TEST_SMALL")),
+    ("chint", Some("RJ2_TEST_HINT")),
 ];
 
 /// The same source built as C++17: the sample, and a variant whose procedure throws.

@@ -1,9 +1,25 @@
-/* runjsonrpc2.h: the plain C ABI between runjsonrpc2 and its procedure plugins (ABI version 2).
+/* runjsonrpc2.h: the plain C ABI between runjsonrpc2 and its procedure plugins (ABI version 3.0).
  *
  * A plugin is a shared library (libNAME.so) that exports one data symbol,
  * `runjsonrpc2_plugin`, of type `rj2_plugin`. The host reads `abi_version`
- * first and refuses the library when it is not RJ2_ABI_VERSION. Then it reads
- * the method table. Each method names the exported function that implements
+ * first: it loads version 3 (this header) and version 2 (the previous one)
+ * plugins, and refuses any other with a message naming both. Then it reads
+ * the method table.
+ *
+ * How version 3 evolves (the compatibility rule):
+ * - Additions within version 3 raise RJ2_ABI_MINOR and only ever append
+ *   fields at the end of a struct. A plugin tells the sizes of its structs
+ *   (plugin_size, method_size, param_size); a host reads each struct up to
+ *   the smaller of its own size and the plugin's, so fields a newer plugin
+ *   adds are ignored by an older host, and fields an older plugin lacks read
+ *   as empty (zero) in a newer host. The methods and params arrays are read
+ *   with the plugin's sizes as their strides. A size smaller than version
+ *   3.0's is refused.
+ * - Method flags: bits 0-15 (RJ2_FLAGS_REQUIRED) change what a call means, so
+ *   a host refuses a method with such a bit it does not know; bits 16-31 are
+ *   hints, and a host ignores those it does not know.
+ * - The writer the host passes tells its own size (rj2_writer.size): use a
+ *   field added after version 3.0 only when RJ2_WRITER_HAS says it is there. Each method names the exported function that implements
  * it; the host resolves that symbol (dlsym) only on the method's first call,
  * and only symbols named in the table are ever resolved.
  *
@@ -71,7 +87,10 @@ extern "C" {
 #define RJ2_EXPORT RJ2_VISIBLE
 #endif
 
-#define RJ2_ABI_VERSION 2u
+#define RJ2_ABI_VERSION 3u
+#define RJ2_ABI_MINOR 0u
+/* Flag bits a host must know (see the compatibility rule above). */
+#define RJ2_FLAGS_REQUIRED 0x0000ffffu
 
 /* A borrowed UTF-8 byte string. */
 typedef struct rj2_str {
@@ -90,7 +109,14 @@ typedef struct rj2_param {
     /* For optional parameters: the JSON text passed when the client gives
      * nothing. Length 0 means `null`. Ignored for other kinds. */
     rj2_str default_json;
+    /* Since 3.0: a JSON Schema (an object or a boolean, as JSON text) for the
+     * value, shown by rpc.discover; for a variadic parameter, for each value.
+     * Length 0 means any value. */
+    rj2_str schema_json;
 } rj2_param;
+
+/* An empty string, for schemas left out. */
+#define RJ2_NONE { NULL, 0 }
 
 /* Method flags (rj2_method.flags), bits to combine with |. */
 #define RJ2_METHOD_BOUND 0u /* the host binds params to the declared parameters */
@@ -106,35 +132,53 @@ typedef struct rj2_method {
     rj2_str name;   /* method name, unique within the plugin */
     rj2_str symbol; /* exported symbol of the implementing rj2_procedure */
     rj2_str doc;    /* one-line description, may be empty */
-    const rj2_param *params;
+    const rj2_param *params; /* params_len entries, param_size bytes apart */
     size_t params_len;
     uint32_t flags;
+    rj2_str result_schema_json; /* since 3.0: a JSON Schema for the result; empty: any */
 } rj2_method;
 
 typedef struct rj2_plugin {
     uint32_t abi_version; /* RJ2_ABI_VERSION; read before anything else */
+    uint32_t abi_minor;   /* RJ2_ABI_MINOR, as the plugin was built */
+    uint32_t plugin_size; /* sizeof(rj2_plugin) */
+    uint32_t method_size; /* sizeof(rj2_method): the stride of `methods` */
+    uint32_t param_size;  /* sizeof(rj2_param): the stride of every `params` */
     rj2_str name;         /* module name, e.g. "hello" */
     rj2_str version;      /* the plugin's own version, e.g. "0.1.0" */
-    const rj2_method *methods;
+    const rj2_method *methods; /* methods_len entries, method_size bytes apart */
     size_t methods_len;
 } rj2_plugin;
 
-/* Output sink provided by the host for the duration of one call; both
- * callbacks are non-NULL. `write`
+/* The first five fields of a plugin built with this header:
+ *     const rj2_plugin runjsonrpc2_plugin = { RJ2_PLUGIN_HEAD, S("name"), ... }; */
+#define RJ2_PLUGIN_HEAD \
+    RJ2_ABI_VERSION, RJ2_ABI_MINOR, (uint32_t)sizeof(rj2_plugin), (uint32_t)sizeof(rj2_method), (uint32_t)sizeof(rj2_param)
+
+/* Output sink provided by the host for the duration of one call; every
+ * callback is non-NULL. `write`
  * appends bytes; it may be called any number of times, so a result can be
  * written piece by piece as it is encoded. `reset` discards everything the
  * call has written so far: a procedure that fails half-way through writing
- * its result calls it before writing the error. Neither may be called from
- * two threads at once, nor after the procedure returns. */
+ * its result calls it before writing the error. `error` (since 3.0) reports
+ * an application error without writing JSON by hand: it discards what was
+ * written and keeps `kind`, `message` (UTF-8) and `data_json` (one JSON value,
+ * or empty for none); the procedure then returns RJ2_ERROR. None may be
+ * called from two threads at once, nor after the procedure returns. */
 typedef struct rj2_writer {
     void *ctx;
     void (*write)(void *ctx, const char *ptr, size_t len);
     void (*reset)(void *ctx);
+    size_t size; /* since 3.0: sizeof(rj2_writer) as the host knows it */
+    void (*error)(void *ctx, rj2_str kind, rj2_str message, rj2_str data_json); /* since 3.0 */
 } rj2_writer;
+
+/* Whether the host's writer has `field` (one added after version 3.0). */
+#define RJ2_WRITER_HAS(out, field) ((out)->size >= offsetof(rj2_writer, field) + sizeof((out)->field))
 
 /* Procedure status codes. */
 #define RJ2_OK 0             /* out received the result as JSON text */
-#define RJ2_ERROR 1          /* out received {"kind":..., "message":..., "data":...} ("data" optional) */
+#define RJ2_ERROR 1          /* out->error was called, or out received {"kind":..., "message":..., "data":...} ("data" optional) */
 #define RJ2_INVALID_PARAMS 2 /* out received a message naming the parameter (answered -32602) */
 #define RJ2_INTERNAL 3       /* out received a message (answered -32603), e.g. a caught panic */
 

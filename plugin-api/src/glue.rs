@@ -89,8 +89,24 @@ pub unsafe fn invoke(procedure: abi::Procedure, params: &[&str], extras: &str) -
         // SAFETY: as in `append`.
         unsafe { (*ctx.cast::<Vec<u8>>()).clear() }
     }
+    /// Writes the error object the host would answer, `{"kind":..,"message":..,"data":..}`.
+    unsafe extern "C" fn error(ctx: *mut std::ffi::c_void, kind: Str, message: Str, data: Str) {
+        // SAFETY: as in `append`; the strings point to their `len` readable bytes.
+        let (out, kind, message, data) =
+            unsafe { (&mut *ctx.cast::<Vec<u8>>(), kind.as_bytes(), message.as_bytes(), data.as_bytes()) };
+        let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+        let mut object = serde_json::Map::new();
+        if !data.is_empty() {
+            let data = serde_json::from_slice(data).unwrap_or_else(|_| Value::String(text(data)));
+            object.insert("data".into(), data);
+        }
+        object.insert("kind".into(), text(kind).into());
+        object.insert("message".into(), text(message).into());
+        out.clear();
+        out.extend_from_slice(Value::Object(object).to_string().as_bytes());
+    }
     let mut out = Vec::new();
-    let writer = Writer { ctx: (&raw mut out).cast(), write: append, reset: clear };
+    let writer = Writer::new((&raw mut out).cast(), append, clear, error);
     let values: Vec<Str> = params.iter().map(|p| Str::from_bytes(p.as_bytes())).collect();
     // SAFETY: the caller vouches for `procedure`; the values, the extras and the
     // writer outlive the call, and `out` is only touched through the writer meanwhile.
@@ -336,7 +352,7 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 
 /// One declared parameter of a bound method.
 pub const fn param(name: &'static str, kind: u32) -> Param {
-    Param { name: Str::new(name), kind, default_json: Str::EMPTY }
+    Param { name: Str::new(name), kind, default_json: Str::EMPTY, schema_json: Str::EMPTY }
 }
 
 /// One table entry; fails to compile when a variadic parameter is not last. Its output is
@@ -364,6 +380,7 @@ pub const fn method(
         params: params.as_ptr(),
         params_len: params.len(),
         flags: flags | abi::METHOD_TRUSTED_OUTPUT,
+        result_schema_json: Str::EMPTY,
     }
 }
 
@@ -387,6 +404,10 @@ const fn first_line(mut rest: &'static [u8]) -> &'static [u8] {
 pub const fn plugin(name: &'static str, version: &'static str, methods: &'static [Method]) -> Plugin {
     Plugin {
         abi_version: abi::ABI_VERSION,
+        abi_minor: abi::ABI_MINOR,
+        plugin_size: std::mem::size_of::<Plugin>() as u32,
+        method_size: std::mem::size_of::<Method>() as u32,
+        param_size: std::mem::size_of::<Param>() as u32,
         name: Str::new(name),
         version: Str::new(version),
         methods: methods.as_ptr(),

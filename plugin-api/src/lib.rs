@@ -58,10 +58,13 @@
 //!     // SAFETY: as in `append`.
 //!     unsafe { (*ctx.cast::<Vec<u8>>()).clear() }
 //! }
+//! unsafe extern "C" fn error(_: *mut std::ffi::c_void, _: abi::Str, _: abi::Str, _: abi::Str) {
+//!     // The Rust glue writes its errors as JSON; a C plugin may call this instead.
+//! }
 //!
 //! fn call(procedure: abi::Procedure, params: &[&str]) -> (i32, String) {
 //!     let mut out = Vec::new(); // the host's buffer: it allocates and frees it
-//!     let writer = abi::Writer { ctx: (&raw mut out).cast(), write: append, reset: clear };
+//!     let writer = abi::Writer::new((&raw mut out).cast(), append, clear, error);
 //!     let values: Vec<abi::Str> = params.iter().map(|p| abi::Str::from_bytes(p.as_bytes())).collect();
 //!     let extras = abi::Str::new(r#"{"user":"ann"}"#);
 //!     // SAFETY: `export!` made the procedure, so it honours the ABI; the values,

@@ -2,9 +2,10 @@
 //! plugins' tables (their docs and parameters) and the native procedures' signatures.
 //!
 //! Parameters that the server fills (extra variables, `caller`, `remote_addr`) are left out:
-//! a client cannot give them. Schemas are `{}` (any value) until plugins can declare types.
+//! a client cannot give them. Schemas are the plugin's (ABI 3 tables carry them), else `{}`
+//! (any value).
 
-use crate::plugin::Loader;
+use crate::plugin::{Loader, MethodInfo};
 use crate::signature::{ParamKind, Signature};
 use crate::table::{Entry, Target};
 use serde_json::{Map, Value, json};
@@ -35,10 +36,10 @@ impl Service {
             .filter(|(name, _)| name != DISCOVER)
             .map(|(name, entry)| match entry.target() {
                 Some(target) => match describe(loader, target) {
-                    Ok((doc, signature)) => self.method(name, &doc, Some(&signature)),
-                    Err(why) => self.method(name, &format!("{target}: {why}"), None),
+                    Ok(info) => self.method(name, &info.doc, Some(&info.signature), Some(&info)),
+                    Err(why) => self.method(name, &format!("{target}: {why}"), None, None),
                 },
-                None => self.method(name, "", entry.procedure().map(|p| p.signature())),
+                None => self.method(name, "", entry.procedure().map(|p| p.signature()), None),
             })
             .collect();
         let mut discover = Map::new();
@@ -56,7 +57,11 @@ impl Service {
     }
 
     /// One method object: its params (by position, in order), `paramStructure`, its result.
-    fn method(&self, name: &str, doc: &str, signature: Option<&Signature>) -> Value {
+    fn method(&self, name: &str, doc: &str, signature: Option<&Signature>, info: Option<&MethodInfo>) -> Value {
+        // A schema the plugin's table gives, or `{}`.
+        let given = |s: Option<&serde_json::value::RawValue>| {
+            s.and_then(|s| serde_json::from_str::<Value>(s.get()).ok()).unwrap_or_else(|| json!({}))
+        };
         let mut method = Map::new();
         method.insert("name".into(), name.into());
         let mut params = Vec::new();
@@ -68,27 +73,28 @@ impl Service {
                 method.insert("summary".into(), text.into());
             }
             Some(Signature::Params(list)) => {
-                for p in list.iter().filter(|p| !self.server_filled.contains(&p.name)) {
+                for (i, p) in list.iter().enumerate().filter(|(_, p)| !self.server_filled.contains(&p.name)) {
                     let mut param = Map::new();
                     param.insert("name".into(), p.name.clone().into());
-                    let schema = match &p.kind {
+                    let mut schema = given(info.and_then(|m| m.param_schemas.get(i)?.as_deref()));
+                    match &p.kind {
                         ParamKind::Required => {
                             param.insert("required".into(), true.into());
-                            json!({})
                         }
                         ParamKind::Optional(Some(default)) => {
                             let default: Value = serde_json::from_str(default.get()).unwrap_or(Value::Null);
-                            json!({"default": default})
+                            if let Value::Object(schema) = &mut schema {
+                                schema.entry("default").or_insert(default);
+                            }
                         }
-                        ParamKind::Optional(None) => json!({}),
+                        ParamKind::Optional(None) => {}
                         ParamKind::Variadic => {
                             // Only positions can give any number of values.
                             structure = "by-position";
                             let text = "Any number of further values, by position.";
                             param.insert("description".into(), text.into());
-                            json!({})
                         }
-                    };
+                    }
                     param.insert("schema".into(), schema);
                     params.push(Value::Object(param));
                 }
@@ -98,18 +104,18 @@ impl Service {
             method.insert("description".into(), doc.into());
         }
         method.insert("params".into(), params.into());
-        method.insert("result".into(), json!({"name": "result", "schema": {}}));
+        let result = given(info.and_then(|m| m.result_schema.as_deref()));
+        method.insert("result".into(), json!({"name": "result", "schema": result}));
         method.insert("paramStructure".into(), structure.into());
         Value::Object(method)
     }
 }
 
-/// The doc and parameters of `target` from its module's table.
-fn describe(loader: &Loader, target: &Target) -> Result<(String, Signature), String> {
+/// The entry of `target` in its module's table.
+fn describe(loader: &Loader, target: &Target) -> Result<MethodInfo, String> {
     let plugin = loader.open(&target.module).map_err(|e| e.to_string())?;
     let methods = &plugin.descriptor.methods;
     let by_name = methods.iter().find(|m| m.name == target.symbol);
     let info = by_name.or_else(|| methods.iter().find(|m| m.symbol == target.symbol));
-    let info = info.ok_or_else(|| "not in its module's table".to_owned())?;
-    Ok((info.doc.clone(), info.signature.clone()))
+    info.cloned().ok_or_else(|| "not in its module's table".to_owned())
 }

@@ -20,6 +20,8 @@
  *   -DRJ2_TEST_FAULTS     methods crash (writes through a null pointer) and hang (never returns)
  *   -DRJ2_TEST_HOWDY      greet says "Howdy, " (a rebuilt plugin, for the reload test)
  *   -DRJ2_TEST_THROW      (C++ only) a method "throw" whose C++ exception escapes the procedure
+ *   -DRJ2_TEST_SMALL      a method_size smaller than version 3.0's
+ *   -DRJ2_TEST_HINT       a method with an unknown hint flag bit (16), which a host ignores
  *
  * The tests build it with -fvisibility=hidden -Wall -Wextra -Werror, as C11 and as C++17:
  * RJ2_EXPORT keeps the procedures visible to the host.
@@ -210,8 +212,12 @@ int32_t cgreet_add(const rj2_str *params, size_t params_len, rj2_str extras, con
     if (!SCAN_WHOLE(params[1], scan_int, &b))
         return answer(out, RJ2_INVALID_PARAMS, "parameter \"b\" must be a 64-bit integer");
     if ((b > 0 && a > LLONG_MAX - b) || (b < 0 && a < LLONG_MIN - b)) {
-        snprintf(text, sizeof text, "{\"kind\":\"Overflow\",\"message\":\"%lld + %lld overflows\"}", a, b);
-        return answer(out, RJ2_ERROR, text);
+        /* An application error through the writer: the host builds the error object. */
+        rj2_str kind = S("Overflow"), message, data = S("{\"limit\":\"64-bit\"}");
+        message.len = (size_t)snprintf(text, sizeof text, "%lld + %lld overflows", a, b);
+        message.ptr = text;
+        out->error(out->ctx, kind, message, data);
+        return RJ2_ERROR;
     }
     snprintf(text, sizeof text, "%lld", a + b);
     return answer(out, RJ2_OK, text);
@@ -293,60 +299,66 @@ int32_t cgreet_throw(const rj2_str *params, size_t params_len, rj2_str extras, c
 #endif
 
 static const rj2_param greet_params[] = {
-    { S("name"), RJ2_PARAM_REQUIRED, { NULL, 0 } },
-    { S("punctuation"), RJ2_PARAM_OPTIONAL, S("\"!\"") },
+    { S("name"), RJ2_PARAM_REQUIRED, RJ2_NONE, S("{\"type\":\"string\"}") },
+    { S("punctuation"), RJ2_PARAM_OPTIONAL, S("\"!\""), S("{\"type\":\"string\",\"maxLength\":8}") },
 };
 
+#define INT64 "{\"type\":\"integer\",\"minimum\":-9223372036854775808,\"maximum\":9223372036854775807}"
 static const rj2_param add_params[] = {
-    { S("a"), RJ2_PARAM_REQUIRED, { NULL, 0 } },
-    { S("b"), RJ2_PARAM_REQUIRED, { NULL, 0 } },
+    { S("a"), RJ2_PARAM_REQUIRED, RJ2_NONE, S(INT64) },
+    { S("b"), RJ2_PARAM_REQUIRED, RJ2_NONE, S(INT64) },
 };
 
 static const rj2_method methods[] = {
-    { S("greet"), S("cgreet_greet"), S("Greets name, ending with punctuation."), greet_params, 2, RJ2_METHOD_BOUND },
+    { S("greet"), S("cgreet_greet"), S("Greets name, ending with punctuation."), greet_params, 2, RJ2_METHOD_BOUND, S("{\"type\":\"string\"}") },
     /* "%lld" is always one JSON value, so the host need not check it. */
-    { S("add"), S("cgreet_add"), S("Adds two integers."), add_params, 2, RJ2_METHOD_BOUND | RJ2_METHOD_TRUSTED_OUTPUT },
+    { S("add"), S("cgreet_add"), S("Adds two integers."), add_params, 2, RJ2_METHOD_BOUND | RJ2_METHOD_TRUSTED_OUTPUT, S(INT64) },
 #ifdef RJ2_TEST_DUP
-    { S("greet"), S("cgreet_add"), S("A second method named greet."), add_params, 2, RJ2_METHOD_BOUND },
+    { S("greet"), S("cgreet_add"), S("A second method named greet."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_NULL
-    { { NULL, 4 }, S("cgreet_add"), S("A method whose name is NULL with length 4."), add_params, 2, RJ2_METHOD_BOUND },
+    { { NULL, 4 }, S("cgreet_add"), S("A method whose name is NULL with length 4."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_BADJSON
-    { S("bad_json"), S("cgreet_bad_json"), S("Answers OK with invalid JSON."), NULL, 0, RJ2_METHOD_BOUND },
-    { S("bad_utf8"), S("cgreet_bad_utf8"), S("Answers OK with a string holding byte 0xff."), NULL, 0, RJ2_METHOD_BOUND },
-    { S("half"), S("cgreet_half"), S("Writes half a result, resets, answers an error."), NULL, 0, RJ2_METHOD_BOUND },
-    { S("bad_json_trusted"), S("cgreet_bad_json"), S("Invalid JSON, wrongly promised valid."), NULL, 0, RJ2_METHOD_TRUSTED_OUTPUT },
+    { S("bad_json"), S("cgreet_bad_json"), S("Answers OK with invalid JSON."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("bad_utf8"), S("cgreet_bad_utf8"), S("Answers OK with a string holding byte 0xff."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("half"), S("cgreet_half"), S("Writes half a result, resets, answers an error."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("bad_json_trusted"), S("cgreet_bad_json"), S("Invalid JSON, wrongly promised valid."), NULL, 0, RJ2_METHOD_TRUSTED_OUTPUT, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_FAULTS
-    { S("crash"), S("cgreet_crash"), S("Writes through a null pointer."), NULL, 0, RJ2_METHOD_BOUND },
-    { S("hang"), S("cgreet_hang"), S("Never returns."), NULL, 0, RJ2_METHOD_BOUND },
+    { S("crash"), S("cgreet_crash"), S("Writes through a null pointer."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("hang"), S("cgreet_hang"), S("Never returns."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_THROW
-    { S("throw"), S("cgreet_throw"), S("Throws a C++ exception out of the procedure."), NULL, 0, RJ2_METHOD_BOUND },
+    { S("throw"), S("cgreet_throw"), S("Throws a C++ exception out of the procedure."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+#endif
+#ifdef RJ2_TEST_HINT
+    { S("hinted"), S("cgreet_add"), S("A hint bit this ABI does not define."), add_params, 2, RJ2_METHOD_BOUND | (1u << 16), RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_FLAGS
-    { S("flagged"), S("cgreet_add"), S("A flag this ABI does not define."), add_params, 2, 4u },
+    { S("flagged"), S("cgreet_add"), S("A flag this ABI does not define."), add_params, 2, 4u, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_MISSING
-    { S("missing"), S("cgreet_missing"), S("Names a symbol the library does not export."), NULL, 0, RJ2_METHOD_BOUND },
+    { S("missing"), S("cgreet_missing"), S("Names a symbol the library does not export."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_BAD_STATUS
-    { S("bad_status"), S("cgreet_bad_status"), S("Returns status 42."), NULL, 0, RJ2_METHOD_BOUND },
+    { S("bad_status"), S("cgreet_bad_status"), S("Returns status 42."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_HUGE
-    { S("huge"), S("cgreet_add"), S("Claims 2^40 parameters."), add_params, (size_t)1 << 40, RJ2_METHOD_BOUND },
+    { S("huge"), S("cgreet_add"), S("Claims 2^40 parameters."), add_params, (size_t)1 << 40, RJ2_METHOD_BOUND, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_COLON
-    { S("a:b"), S("cgreet_add"), S("A name with a colon."), add_params, 2, RJ2_METHOD_BOUND },
+    { S("a:b"), S("cgreet_add"), S("A name with a colon."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE },
 #endif
 };
 
 const rj2_plugin runjsonrpc2_plugin = {
-#ifdef RJ2_TEST_BAD_ABI
-    RJ2_ABI_VERSION + 1u,
+#if defined(RJ2_TEST_BAD_ABI)
+    RJ2_ABI_VERSION + 1u, RJ2_ABI_MINOR, sizeof(rj2_plugin), sizeof(rj2_method), sizeof(rj2_param),
+#elif defined(RJ2_TEST_SMALL)
+    RJ2_ABI_VERSION, RJ2_ABI_MINOR, sizeof(rj2_plugin), sizeof(rj2_method) - 8, sizeof(rj2_param),
 #else
-    RJ2_ABI_VERSION,
+    RJ2_PLUGIN_HEAD,
 #endif
     S("cgreet"),
     S("0.1.0"),

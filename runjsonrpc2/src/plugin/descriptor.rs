@@ -23,6 +23,10 @@ pub struct MethodInfo {
     pub signature: Signature,
     /// Its results are spliced into answers unchecked (`abi::METHOD_TRUSTED_OUTPUT`).
     pub trusted_output: bool,
+    /// A JSON Schema per declared parameter, in order (`None`: any value; ABI 3).
+    pub param_schemas: Vec<Option<Box<RawValue>>>,
+    /// A JSON Schema for the result (`None`: any value; ABI 3).
+    pub result_schema: Option<Box<RawValue>>,
 }
 
 /// A plugin's table, copied out of the library and checked.
@@ -43,32 +47,111 @@ impl Descriptor {
     }
 }
 
-/// Copies and checks the descriptor behind `plugin`, whose ABI version was already checked.
+/// Copies and checks an ABI-3 descriptor: its sizes first, then the table, each struct read
+/// up to the size this crate knows (a newer minor's added fields are ignored).
 ///
 /// # Safety
-/// `plugin` must point at a readable `abi::Plugin` of the ABI version this crate speaks, and
-/// every non-null pointer with a non-zero length inside it must point at that many readable items.
+/// `plugin` must point at a readable `abi::Plugin` prefix of `plugin_size` bytes whose
+/// version is 3, and every non-null pointer with a non-zero length inside it must point at
+/// that many readable items of the sizes the descriptor gives.
 pub unsafe fn read(plugin: *const abi::Plugin) -> Result<Descriptor, String> {
-    // SAFETY: the caller guarantees `plugin` points at a readable `abi::Plugin`.
+    // SAFETY: the five u32 fields that open every 3.x descriptor are readable (the caller).
+    let (minor, plugin_size, method_size, param_size) = unsafe {
+        (
+            std::ptr::addr_of!((*plugin).abi_minor).read(),
+            std::ptr::addr_of!((*plugin).plugin_size).read() as usize,
+            std::ptr::addr_of!((*plugin).method_size).read() as usize,
+            std::ptr::addr_of!((*plugin).param_size).read() as usize,
+        )
+    };
+    check_size("plugin_size", plugin_size, size_of::<abi::Plugin>(), align_of::<abi::Plugin>())?;
+    check_size("method_size", method_size, size_of::<abi::Method>(), align_of::<abi::Method>())?;
+    check_size("param_size", param_size, size_of::<abi::Param>(), align_of::<abi::Param>())?;
+    if minor > abi::ABI_MINOR {
+        log::debug!("plugin built for abi 3.{minor}; this host knows 3.{}: later fields are ignored", abi::ABI_MINOR);
+    }
+    // SAFETY: `plugin_size` covers this crate's `abi::Plugin` (checked above).
+    let p = unsafe { plugin.read() };
+    // SAFETY: the caller guarantees the methods are readable at their stride.
+    let raw = unsafe { strided(p.methods, p.methods_len, method_size, MAX_METHODS, "method table") }?;
+    let mut methods = Vec::with_capacity(raw.len());
+    for (i, m) in raw.iter().enumerate() {
+        // SAFETY: as above, for each method's parameters.
+        let params = unsafe { strided(m.params, m.params_len, param_size, MAX_PARAMS, "parameter list") }
+            .map_err(|e| format!("method {i}: {e}"))?;
+        // SAFETY: as above, for the strings of the method and its parameters.
+        methods.push(unsafe { method(m, &params, false) }.map_err(|e| format!("method {i}: {e}"))?);
+    }
+    // SAFETY: as above.
+    unsafe { finish(p.name, p.version, methods) }
+}
+
+/// Copies and checks an ABI-2 descriptor (no sizes, no schemas, every flag bit known).
+///
+/// # Safety
+/// `plugin` must point at a readable `abi::v2::Plugin`, and every non-null pointer with a
+/// non-zero length inside it must point at that many readable items.
+pub unsafe fn read_v2(plugin: *const abi::v2::Plugin) -> Result<Descriptor, String> {
+    // SAFETY: the caller guarantees `plugin` points at a readable `abi::v2::Plugin`.
     let p = unsafe { plugin.read() };
     // SAFETY: the caller guarantees the pointers inside the descriptor are valid for their lengths.
-    let name = unsafe { text(p.name, MAX_NAME, "plugin name") }?;
+    let raw = unsafe { slice(p.methods, p.methods_len, MAX_METHODS, "method table") }?;
+    let mut methods = Vec::with_capacity(raw.len());
+    for (i, m) in raw.iter().enumerate() {
+        // SAFETY: as above, for the parameter list.
+        let params = unsafe { slice(m.params, m.params_len, MAX_PARAMS, "parameter list") }
+            .map_err(|e| format!("method {i}: {e}"))?;
+        let params: Vec<abi::Param> = params
+            .iter()
+            .map(|q| abi::Param {
+                name: q.name,
+                kind: q.kind,
+                default_json: q.default_json,
+                schema_json: abi::Str::EMPTY,
+            })
+            .collect();
+        let v3 = abi::Method {
+            name: m.name,
+            symbol: m.symbol,
+            doc: m.doc,
+            params: std::ptr::null(),
+            params_len: 0,
+            flags: m.flags,
+            result_schema_json: abi::Str::EMPTY,
+        };
+        // SAFETY: as above, for the strings of the method and its parameters.
+        methods.push(unsafe { method(&v3, &params, true) }.map_err(|e| format!("method {i}: {e}"))?);
+    }
     // SAFETY: as above.
-    let version = unsafe { text(p.version, MAX_NAME, "plugin version") }?;
+    unsafe { finish(p.name, p.version, methods) }
+}
+
+/// A size the descriptor gives must cover this crate's struct and keep its alignment.
+fn check_size(what: &str, got: usize, at_least: usize, align: usize) -> Result<(), String> {
+    if got < at_least || !got.is_multiple_of(align) || got > 1 << 16 {
+        return Err(format!("{what} {got}, at least {at_least} and a multiple of {align}"));
+    }
+    Ok(())
+}
+
+/// The descriptor's name and version, and its methods checked against each other.
+///
+/// # Safety
+/// As for [`read`], for the two strings.
+unsafe fn finish(name: abi::Str, version: abi::Str, methods: Vec<MethodInfo>) -> Result<Descriptor, String> {
+    // SAFETY: the caller guarantees the strings are valid for their lengths.
+    let name = unsafe { text(name, MAX_NAME, "plugin name") }?;
     // SAFETY: as above.
-    let raw_methods = unsafe { slice(p.methods, p.methods_len, MAX_METHODS, "method table") }?;
-    let mut methods: Vec<MethodInfo> = Vec::with_capacity(raw_methods.len());
-    for (i, m) in raw_methods.iter().enumerate() {
-        // SAFETY: as above, for each method entry.
-        let method = unsafe { method(m) }.map_err(|e| format!("method {i}: {e}"))?;
-        if methods.iter().any(|o| o.name == method.name) {
+    let version = unsafe { text(version, MAX_NAME, "plugin version") }?;
+    for (i, method) in methods.iter().enumerate() {
+        let earlier = &methods[..i];
+        if earlier.iter().any(|o| o.name == method.name) {
             return Err(format!("method \"{}\" appears twice in the table", method.name));
         }
-        if let Some(o) = methods.iter().find(|o| o.symbol == method.name || o.name == method.symbol) {
+        if let Some(o) = earlier.iter().find(|o| o.symbol == method.name || o.name == method.symbol) {
             let (a, b) = (&o.name, &method.name);
             return Err(format!("methods \"{a}\" and \"{b}\": a symbol is named like the other method"));
         }
-        methods.push(method);
     }
     if name.is_empty() {
         return Err("empty plugin name".into());
@@ -76,9 +159,12 @@ pub unsafe fn read(plugin: *const abi::Plugin) -> Result<Descriptor, String> {
     Ok(Descriptor { name, version, methods })
 }
 
+/// One method and its parameters. `strict` (ABI 2): every flag bit must be known; otherwise
+/// only the bits of `abi::FLAGS_REQUIRED` must be, and unknown hints are ignored.
+///
 /// # Safety
-/// As for [`read`], for one method entry.
-unsafe fn method(m: &abi::Method) -> Result<MethodInfo, String> {
+/// As for [`read`], for one method entry (its `params` are given separately).
+unsafe fn method(m: &abi::Method, raw_params: &[abi::Param], strict: bool) -> Result<MethodInfo, String> {
     // SAFETY: the caller guarantees the entry's pointers are valid for their lengths.
     let (name, symbol, doc) =
         unsafe { (text(m.name, MAX_NAME, "name")?, text(m.symbol, MAX_NAME, "symbol")?, text(m.doc, MAX_DOC, "doc")?) };
@@ -90,30 +176,38 @@ unsafe fn method(m: &abi::Method) -> Result<MethodInfo, String> {
         return Err(format!("method \"{name}\": bad symbol name {symbol:?}"));
     }
     let known = abi::METHOD_RAW | abi::METHOD_TRUSTED_OUTPUT;
-    if m.flags & !known != 0 {
-        return Err(format!("method \"{name}\": unknown flags {:#x}, known are {known:#x}", m.flags & !known));
+    let must_know = if strict { u32::MAX } else { abi::FLAGS_REQUIRED };
+    if m.flags & !known & must_know != 0 {
+        return Err(format!(
+            "method \"{name}\": unknown flags {:#x}, known are {known:#x}",
+            m.flags & !known & must_know
+        ));
     }
-    let signature = match m.flags & abi::METHOD_RAW {
-        abi::METHOD_RAW => Signature::Raw,
+    let (signature, param_schemas) = match m.flags & abi::METHOD_RAW {
+        abi::METHOD_RAW => (Signature::Raw, Vec::new()),
         _ => {
-            // SAFETY: as above, for the parameter list.
-            let raw = unsafe { slice(m.params, m.params_len, MAX_PARAMS, "parameter list") }?;
-            let params = raw
-                .iter()
+            let mut params = Vec::with_capacity(raw_params.len());
+            let mut schemas = Vec::with_capacity(raw_params.len());
+            for p in raw_params {
                 // SAFETY: as above, for each parameter.
-                .map(|p| unsafe { param(p) })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("method \"{name}\": {e}"))?;
-            Signature::new(params).map_err(|e| format!("method \"{name}\": {e}"))?
+                let (param, schema) = unsafe { param(p) }.map_err(|e| format!("method \"{name}\": {e}"))?;
+                params.push(param);
+                schemas.push(schema);
+            }
+            let signature = Signature::new(params).map_err(|e| format!("method \"{name}\": {e}"))?;
+            (signature, schemas)
         }
     };
+    // SAFETY: as above.
+    let result_schema =
+        unsafe { schema(m.result_schema_json, "result schema") }.map_err(|e| format!("method \"{name}\": {e}"))?;
     let trusted_output = m.flags & abi::METHOD_TRUSTED_OUTPUT != 0;
-    Ok(MethodInfo { name, symbol, doc, signature, trusted_output })
+    Ok(MethodInfo { name, symbol, doc, signature, trusted_output, param_schemas, result_schema })
 }
 
 /// # Safety
 /// As for [`read`], for one parameter entry.
-unsafe fn param(p: &abi::Param) -> Result<Param, String> {
+unsafe fn param(p: &abi::Param) -> Result<(Param, Option<Box<RawValue>>), String> {
     // SAFETY: the caller guarantees the entry's strings are valid for their lengths.
     let name = unsafe { text(p.name, MAX_NAME, "parameter name") }?;
     let kind = match p.kind {
@@ -132,7 +226,52 @@ unsafe fn param(p: &abi::Param) -> Result<Param, String> {
         }
         other => return Err(format!("parameter \"{name}\": unknown kind {other}")),
     };
-    Ok(Param { name, kind })
+    // SAFETY: as above.
+    let schema = unsafe { schema(p.schema_json, "schema") }.map_err(|e| format!("parameter \"{name}\": {e}"))?;
+    Ok((Param { name, kind }, schema))
+}
+
+/// A schema's JSON text, checked to be a JSON object or boolean; `None` when empty.
+///
+/// # Safety
+/// As for [`text`].
+unsafe fn schema(s: abi::Str, what: &str) -> Result<Option<Box<RawValue>>, String> {
+    // SAFETY: forwarded to the caller.
+    let text = unsafe { text(s, MAX_DOC, what) }?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let raw = RawValue::from_string(text).map_err(|e| format!("{what} is not JSON: {e}"))?;
+    match raw.get().trim_start().as_bytes().first() {
+        Some(b'{' | b't' | b'f') => Ok(Some(raw)),
+        _ => Err(format!("{what} is not a JSON Schema (an object or a boolean)")),
+    }
+}
+
+/// Copies `len` items of type `T` placed `stride` bytes apart, each read up to `T`'s own size
+/// (a newer plugin's items may be larger).
+///
+/// # Safety
+/// A non-null `ptr` must be valid for reads of `len * stride` bytes, and `stride` at least
+/// `size_of::<T>()` and a multiple of its alignment (checked by [`check_size`]).
+unsafe fn strided<T: Copy>(ptr: *const T, len: usize, stride: usize, max: usize, what: &str) -> Result<Vec<T>, String> {
+    if len > max {
+        return Err(format!("{what} has length {len}, the limit is {max}"));
+    }
+    if len == 0 {
+        return Ok(Vec::new());
+    }
+    if ptr.is_null() {
+        return Err(format!("{what} is a null pointer with length {len}"));
+    }
+    if !ptr.is_aligned() {
+        return Err(format!("{what} is a misaligned pointer"));
+    }
+    let base = ptr.cast::<u8>();
+    // SAFETY: item `i` starts `i * stride` bytes in (in bounds: `len` is bounded, and the
+    // caller vouches for `len * stride` bytes), is aligned (the base is, and `stride` is a
+    // multiple of the alignment) and holds at least `size_of::<T>()` readable bytes.
+    Ok((0..len).map(|i| unsafe { base.add(i * stride).cast::<T>().read() }).collect())
 }
 
 /// Copies a string out of the plugin, checking pointer, length and UTF-8.
@@ -175,20 +314,24 @@ mod tests {
     /// What a flag word reads as: (raw, trusted output), or the refusal.
     type Read = Result<(bool, bool), &'static str>;
 
-    /// Each flag word: raw or bound, trusted output or not, or refused.
+    /// Each flag word, under ABI 2 (strict) and 3: raw or bound, trusted output or not, or
+    /// refused. ABI 3 ignores unknown hint bits (above `FLAGS_REQUIRED`).
     #[test]
     fn flags_are_read_bit_by_bit() {
         #[rustfmt::skip]
-        let cases: &[(u32, Read)] = &[
-            (0, Ok((false, false))),
-            (abi::METHOD_RAW, Ok((true, false))),
-            (abi::METHOD_TRUSTED_OUTPUT, Ok((false, true))),
-            (abi::METHOD_RAW | abi::METHOD_TRUSTED_OUTPUT, Ok((true, true))),
-            (4, Err("method \"m\": unknown flags 0x4, known are 0x3")),
-            (7, Err("method \"m\": unknown flags 0x4, known are 0x3")),
-            (0x8000_0000, Err("method \"m\": unknown flags 0x80000000, known are 0x3")),
+        let cases: &[(u32, bool, Read)] = &[
+            (0, true, Ok((false, false))),
+            (abi::METHOD_RAW, true, Ok((true, false))),
+            (abi::METHOD_TRUSTED_OUTPUT, false, Ok((false, true))),
+            (abi::METHOD_RAW | abi::METHOD_TRUSTED_OUTPUT, false, Ok((true, true))),
+            (4, true, Err("method \"m\": unknown flags 0x4, known are 0x3")),
+            (4, false, Err("method \"m\": unknown flags 0x4, known are 0x3")),
+            (7, false, Err("method \"m\": unknown flags 0x4, known are 0x3")),
+            (0x8000_0000, true, Err("method \"m\": unknown flags 0x80000000, known are 0x3")),
+            (0x8000_0000, false, Ok((false, false))),
+            (0x0001_0001, false, Ok((true, false))),
         ];
-        for &(flags, want) in cases {
+        for &(flags, strict, want) in cases {
             let m = abi::Method {
                 name: abi::Str::new("m"),
                 symbol: abi::Str::new("rj2_m"),
@@ -196,10 +339,12 @@ mod tests {
                 params: std::ptr::null(),
                 params_len: 0,
                 flags,
+                result_schema_json: abi::Str::EMPTY,
             };
             // SAFETY: every pointer in `m` is a 'static string or null with length 0.
-            let got = unsafe { super::method(&m) }.map(|i| (matches!(i.signature, Signature::Raw), i.trusted_output));
-            assert_eq!(got, want.map_err(str::to_owned), "flags {flags:#x}");
+            let got = unsafe { super::method(&m, &[], strict) }
+                .map(|i| (matches!(i.signature, Signature::Raw), i.trusted_output));
+            assert_eq!(got, want.map_err(str::to_owned), "flags {flags:#x}, strict {strict}");
         }
     }
 }

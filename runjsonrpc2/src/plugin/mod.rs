@@ -80,7 +80,7 @@ impl fmt::Display for PluginError {
             PluginError::Register(e) => e.fmt(f),
             PluginError::Open { lib, reason } => write!(f, "{lib}: {reason}"),
             PluginError::Abi { lib, found } => {
-                write!(f, "{lib}: plugin abi version {found}, this runjsonrpc2 speaks {}", abi::ABI_VERSION)
+                write!(f, "{lib}: plugin abi version {found}, supported 2-{}", abi::ABI_VERSION)
             }
             PluginError::Table { lib, reason } => write!(f, "{lib}: malformed method table: {reason}"),
             PluginError::NotInTable { target } => {
@@ -219,14 +219,18 @@ fn read_descriptor(lib: &'static libloading::Library, display: &str) -> Result<D
         return Err(table("the descriptor symbol is a null or misaligned pointer".into()));
     }
     // SAFETY: `ptr` is the non-null, aligned address of the exported descriptor, whose first
-    // field is a u32 in every ABI version; nothing else is read before the version matches.
+    // field is a u32 in every ABI version; nothing else is read before the version is known.
     let found = unsafe { std::ptr::addr_of!((*ptr).abi_version).read() };
-    if found != abi::ABI_VERSION {
-        return Err(PluginError::Abi { lib: display.to_owned(), found });
+    match found {
+        // SAFETY: version 2: the symbol has the layout of `abi::v2::Plugin` (aligned like it:
+        // both start with a u32 and hold pointers); `descriptor::read_v2` checks every pointer
+        // for null, alignment and bounded length.
+        2 => unsafe { descriptor::read_v2(ptr.cast()) }.map_err(table),
+        // SAFETY: version 3: the symbol starts with the five u32 fields every 3.x has, and
+        // `descriptor::read` checks the sizes before it reads further.
+        abi::ABI_VERSION => unsafe { descriptor::read(ptr) }.map_err(table),
+        _ => Err(PluginError::Abi { lib: display.to_owned(), found }),
     }
-    // SAFETY: the version matches, so the symbol has the layout of this ABI's `abi::Plugin`;
-    // `descriptor::read` checks every pointer for null, alignment and bounded length.
-    unsafe { descriptor::read(ptr) }.map_err(table)
 }
 
 /// Output larger than this from one call is refused, not buffered.
@@ -247,6 +251,38 @@ struct Sink<'a> {
     /// Where this call's output starts in `out` (earlier batch answers precede it).
     mark: usize,
     overflow: bool,
+    /// An error reported through the writer's `error` callback (ABI 3).
+    error: Option<Reported>,
+}
+
+/// An application error a plugin reported through the writer: kind, message and data text.
+struct Reported {
+    kind: Vec<u8>,
+    message: Vec<u8>,
+    data: Vec<u8>,
+}
+
+/// The host's `error` callback: discards the call's output and keeps the error.
+unsafe extern "C" fn error_sink(ctx: *mut c_void, kind: abi::Str, message: abi::Str, data: abi::Str) {
+    if ctx.is_null() {
+        return;
+    }
+    // SAFETY: as in `write_sink`.
+    let sink = unsafe { &mut *ctx.cast::<Sink<'_>>() };
+    let mark = sink.mark;
+    sink.out.truncate(mark);
+    let copy = |s: abi::Str| -> Option<Vec<u8>> {
+        if s.len > MAX_OUTPUT || (s.ptr.is_null() && s.len > 0) {
+            return None;
+        }
+        // SAFETY: the ABI requires each string to be valid for its length during the call;
+        // a null pointer has length 0 (checked above), which `as_bytes` reads as empty.
+        Some(unsafe { s.as_bytes() }.to_vec())
+    };
+    match (copy(kind), copy(message), copy(data)) {
+        (Some(kind), Some(message), Some(data)) => sink.error = Some(Reported { kind, message, data }),
+        _ => sink.overflow = true,
+    }
 }
 
 /// The host's writer: appends the plugin's bytes to the call's buffer.
@@ -320,8 +356,8 @@ impl Procedure for PluginProcedure {
         };
         let extras = args.extras.as_json().as_bytes();
         let mark = out.len();
-        let mut sink = Sink { out, mark, overflow: false };
-        let writer = abi::Writer { ctx: (&raw mut sink).cast(), write: write_sink, reset: reset_sink };
+        let mut sink = Sink { out, mark, overflow: false, error: None };
+        let writer = abi::Writer::new((&raw mut sink).cast(), write_sink, reset_sink, error_sink);
         // A crash in the call is reported with this method's name (see `crash`).
         let running = crash::Running::enter(&self.label);
         // SAFETY: `func` has the ABI's procedure type (see `Loader::procedure`); `values` holds
@@ -329,12 +365,12 @@ impl Procedure for PluginProcedure {
         // plugin must not keep them.
         let status = unsafe { (self.func)(values.as_ptr(), values.len(), abi::Str::from_bytes(extras), &writer) };
         running.leave();
-        let overflow = sink.overflow;
-        if status == abi::OK && !overflow && (!self.check || output::valid_json(&out[mark..])) {
+        let (overflow, reported) = (sink.overflow, sink.error.take());
+        if status == abi::OK && !overflow && reported.is_none() && (!self.check || output::valid_json(&out[mark..])) {
             // The result stays where the plugin wrote it, spliced into the answer as is.
             return Ok(());
         }
-        self.failed(status, overflow, out.drain(mark..).collect())
+        self.failed(status, overflow, reported, out.drain(mark..).collect())
     }
 }
 
@@ -343,13 +379,30 @@ impl PluginProcedure {
     /// the plugin wrote. Out of line, so the successful path stays small.
     #[cold]
     #[inline(never)]
-    fn failed(&self, status: i32, overflow: bool, written: Vec<u8>) -> Result<(), Failure> {
+    fn failed(&self, status: i32, overflow: bool, reported: Option<Reported>, written: Vec<u8>) -> Result<(), Failure> {
         let fail = |what: &str| {
             log::warn!("procedure {} {what}", self.label);
             Err(Failure::Internal(format!("procedure {} {what}", self.label)))
         };
         if overflow {
             return fail("wrote more than the output limit");
+        }
+        if let Some(e) = reported {
+            if status != abi::ERROR {
+                return fail(&format!("reported an error but returned status {status}"));
+            }
+            let data = match e.data.is_empty() {
+                true => None,
+                false if output::valid_json(&e.data) => {
+                    let text = String::from_utf8(e.data).expect("valid JSON is UTF-8");
+                    Some(serde_json::value::RawValue::from_string(text).expect("checked to be JSON"))
+                }
+                false => return fail("reported error data that is not one JSON value"),
+            };
+            let text = |b: Vec<u8>| {
+                String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+            };
+            return Err(Failure::App(AppError { kind: text(e.kind), message: text(e.message), data }));
         }
         match status {
             abi::OK => fail("returned invalid JSON"),
