@@ -103,22 +103,24 @@ fn rpc_discover_answers_a_valid_openrpc_document() {
     assert_eq!(add["result"]["schema"], int64);
     let punctuation = &method(&doc, "cgreet.greet")["params"][1];
     assert_eq!(punctuation["schema"], json!({"type": "string", "maxLength": 8, "default": "!"}));
+    // Rust plugins' schemas come from their types (`Number`, `String`, `Vec<Number>`'s items).
+    let number = json!({"type": "number"});
     let cases = [
         // Rust plugins keep defaults in the function, so the table has none to show.
-        ("hello.greeting", json!([{"name": "name", "schema": {}}]), "either"),
+        ("hello.greeting", json!([{"name": "name", "schema": {"type": "string"}}]), "either"),
         (
             "sample.subtract",
-            json!([{"name": "minuend", "required": true, "schema": {}}, {"name": "subtrahend", "required": true, "schema": {}}]),
+            json!([{"name": "minuend", "required": true, "schema": number}, {"name": "subtrahend", "required": true, "schema": number}]),
             "either",
         ),
         (
             "calc.add",
-            json!([{"name": "a", "required": true, "schema": {}}, {"name": "b", "required": true, "schema": {}}]),
+            json!([{"name": "a", "required": true, "schema": number}, {"name": "b", "required": true, "schema": number}]),
             "either",
         ),
         (
             "sample.sum",
-            json!([{"name": "numbers", "schema": {}, "description": "Any number of further values, by position."}]),
+            json!([{"name": "numbers", "schema": number, "description": "Any number of further values, by position."}]),
             "by-position",
         ),
         // caller and remote_addr are the server's to give.
@@ -130,6 +132,10 @@ fn rpc_discover_answers_a_valid_openrpc_document() {
         assert_eq!((&m["params"], m["paramStructure"].as_str().unwrap_or("either")), (&params, structure), "{name}");
     }
     assert_eq!(method(&doc, "hello.greeting")["description"], "Greets someone by name.");
+    assert_eq!(method(&doc, "hello.greeting")["result"]["schema"], json!({"type": "string"}));
+    assert_eq!(method(&doc, "sample.subtract")["result"]["schema"], number);
+    assert_eq!(method(&doc, "sample.foobar")["result"]["schema"], json!({"type": "null"}));
+    assert_eq!(method(&doc, "sample.echo")["result"]["schema"], json!({}));
     assert_eq!(method(&doc, "sample.raw_echo")["params"], json!([]));
     assert!(method(&doc, "sample.raw_echo")["summary"].as_str().unwrap().starts_with("Takes params as sent"));
 }

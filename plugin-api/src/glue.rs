@@ -351,8 +351,8 @@ fn panic_message(payload: Box<dyn Any + Send>) -> String {
 }
 
 /// One declared parameter of a bound method.
-pub const fn param(name: &'static str, kind: u32) -> Param {
-    Param { name: Str::new(name), kind, default_json: Str::EMPTY, schema_json: Str::EMPTY }
+pub const fn param(name: &'static str, kind: u32, schema: &'static crate::schema::SchemaText) -> Param {
+    Param { name: Str::new(name), kind, default_json: Str::EMPTY, schema_json: schema.to_abi() }
 }
 
 /// One table entry; fails to compile when a variadic parameter is not last. Its output is
@@ -363,6 +363,7 @@ pub const fn method(
     doc: &'static str,
     params: &'static [Param],
     flags: u32,
+    result: &'static crate::schema::SchemaText,
 ) -> Method {
     let mut i = 0;
     while i < params.len() {
@@ -380,7 +381,7 @@ pub const fn method(
         params: params.as_ptr(),
         params_len: params.len(),
         flags: flags | abi::METHOD_TRUSTED_OUTPUT,
-        result_schema_json: Str::EMPTY,
+        result_schema_json: result.to_abi(),
     }
 }
 

@@ -128,6 +128,12 @@
 //! `Err(e)` is answered `{"kind":..,"message":..,"data":..}` (`data` omitted
 //! when `None`). [`Error`] lets you choose all three at run time.
 //!
+//! Every parameter's and result's type gives its JSON Schema to the table
+//! through [`schema::Schema`] (integers with their ranges, floats, strings,
+//! bools, `Option`, `Vec`, maps with string keys, `serde_json::Value` as `{}`),
+//! and `rpc.discover` shows them. A type of your own needs a one-line impl;
+//! see [`schema`].
+//!
 //! `#[raw] fn name(params: P, extras: X)` receives the request's params as
 //! sent (`null` when the request had none, so `Option<Value>` gives `None`)
 //! and the server's extra variables (a JSON object); both are decoded with serde.
@@ -185,6 +191,7 @@
 
 pub mod abi;
 mod glue;
+pub mod schema;
 #[cfg(test)]
 mod tests;
 pub mod value;
@@ -218,22 +225,26 @@ macro_rules! __export {
     };
     // The return forms.
     (@attrs $a:tt $d:tt $form:ident $vis:vis fn $name:ident $p:tt -> Result<$ok:ty, $err:ty> $body:block) => {
-        $crate::__export! { @$form result $a $d $vis $name $p [-> Result<$ok, $err>] $body }
+        $crate::__export! { @$form result $a $d $vis $name $p [-> Result<$ok, $err>] [$ok] $body }
     };
     (@attrs $a:tt $d:tt $form:ident $vis:vis fn $name:ident $p:tt -> $ret:ty $body:block) => {
-        $crate::__export! { @$form value $a $d $vis $name $p [-> $ret] $body }
+        $crate::__export! { @$form value $a $d $vis $name $p [-> $ret] [$ret] $body }
     };
     (@attrs $a:tt $d:tt $form:ident $vis:vis fn $name:ident $p:tt $body:block) => {
-        $crate::__export! { @$form unit $a $d $vis $name $p [] $body }
+        $crate::__export! { @$form unit $a $d $vis $name $p [] [()] $body }
     };
     // Bound procedures: one value per declared parameter, then the variadic ones.
     (@bound $fin:ident [$($a:tt)*] $d:tt $vis:vis $name:ident
-        ($($(#[$pa:ident])? $pn:ident : $pt:ty $(= $pd:expr)?),* $(,)?) [$($ret:tt)*] $body:block) => {
+        ($($(#[$pa:ident])? $pn:ident : $pt:ty $(= $pd:expr)?),* $(,)?) [$($ret:tt)*] [$rt:ty] $body:block) => {
         $($a)*
         $vis fn $name($($pn: $pt),*) $($ret)* $body
 
-        $crate::__export! { @module $vis $name $d METHOD_BOUND
-            [$($crate::__private::param(stringify!($pn), $crate::__export!(@kind [$($pa)?] [$($pd)?]))),*]
+        $crate::__export! { @module $vis $name $d METHOD_BOUND [$rt]
+            [$($crate::__private::param(
+                stringify!($pn),
+                $crate::__export!(@kind [$($pa)?] [$($pd)?]),
+                &$crate::__export!(@schema $pt [$($pa)?]),
+            )),*]
             |args, _extras, out| {
                 #[allow(unused_mut)]
                 let mut args = args;
@@ -245,11 +256,11 @@ macro_rules! __export {
     };
     // Raw procedures: params as sent (or `null`) and the extras object.
     (@raw $fin:ident [$($a:tt)*] $d:tt $vis:vis $name:ident
-        ($p:ident : $pt:ty, $e:ident : $et:ty $(,)?) [$($ret:tt)*] $body:block) => {
+        ($p:ident : $pt:ty, $e:ident : $et:ty $(,)?) [$($ret:tt)*] [$rt:ty] $body:block) => {
         $($a)*
         $vis fn $name($p: $pt, $e: $et) $($ret)* $body
 
-        $crate::__export! { @module $vis $name $d METHOD_RAW [] |args, extras, out| {
+        $crate::__export! { @module $vis $name $d METHOD_RAW [$rt] [] |args, extras, out| {
             let ($p, $e): ($pt, $et) = $crate::__private::raw_args(args, extras, (stringify!($p), stringify!($e)))?;
             $crate::__export!(@finish $fin out super::$name($p, $e))
         } }
@@ -257,7 +268,7 @@ macro_rules! __export {
     (@raw $($rest:tt)*) => {
         compile_error!("a #[raw] procedure takes exactly two parameters: `params: P, extras: X`");
     };
-    (@module $vis:vis $name:ident [$($d:literal)*] $flags:ident [$($param:expr),*] |$args:ident, $extras:ident, $out:ident| $body:block) => {
+    (@module $vis:vis $name:ident [$($d:literal)*] $flags:ident [$rt:ty] [$($param:expr),*] |$args:ident, $extras:ident, $out:ident| $body:block) => {
         #[doc(hidden)]
         $vis mod $name {
             #[allow(unused_imports)]
@@ -270,6 +281,7 @@ macro_rules! __export {
                 concat!($($d, "\n",)* ""),
                 &[$($param),*],
                 $crate::abi::$flags,
+                &<$rt as $crate::schema::Schema>::SCHEMA,
             );
 
             /// The C procedure, exported as `rj2_<name>`.
@@ -293,6 +305,8 @@ macro_rules! __export {
             }
         }
     };
+    (@schema $pt:ty []) => { <$pt as $crate::schema::Schema>::SCHEMA };
+    (@schema $pt:ty [variadic]) => { <$pt as $crate::schema::Schema>::ITEM };
     (@kind [] []) => { $crate::abi::PARAM_REQUIRED };
     (@kind [] [$d:expr]) => { $crate::abi::PARAM_OPTIONAL };
     (@kind [variadic] []) => { $crate::abi::PARAM_VARIADIC };

@@ -17,6 +17,7 @@ const FILES: &[(&str, &str)] = &[
     ("runjsonrpc2-plugin/src/glue.rs", include_str!("../../plugin-api/src/glue.rs")),
     ("runjsonrpc2-plugin/src/tests.rs", include_str!("../../plugin-api/src/tests.rs")),
     ("runjsonrpc2-plugin/src/value.rs", include_str!("../../plugin-api/src/value.rs")),
+    ("runjsonrpc2-plugin/src/schema.rs", include_str!("../../plugin-api/src/schema.rs")),
     ("runjsonrpc2-plugin/include/runjsonrpc2.h", include_str!("../../plugin-api/include/runjsonrpc2.h")),
 ];
 
