@@ -87,7 +87,18 @@ fn method<'d>(doc: &'d Value, name: &str) -> &'d Value {
 #[test]
 fn rpc_discover_answers_a_valid_openrpc_document() {
     let cgreet = c_plugin("cgreet");
-    let server = Server::start(&["hello", "sample", &cgreet, "--map", "calc.add=sample:add", "--extra", "site=\"x\""]);
+    let args = [
+        "hello",
+        "sample",
+        &cgreet,
+        "--map",
+        "calc.add=sample:add",
+        "--extra",
+        "site=\"x\"",
+        "--error",
+        "Overflow=-32001",
+    ];
+    let server = Server::start(&args);
     let doc = discover(&server);
     let (valid, report) = validate(&doc);
     assert!(valid, "{report}\n{doc:#}");
@@ -136,6 +147,18 @@ fn rpc_discover_answers_a_valid_openrpc_document() {
     assert_eq!(method(&doc, "sample.subtract")["result"]["schema"], number);
     assert_eq!(method(&doc, "sample.foobar")["result"]["schema"], json!({"type": "null"}));
     assert_eq!(method(&doc, "sample.echo")["result"]["schema"], json!({}));
+    // The errors a method reports, from its error type (Rust) or its table (C), with the codes
+    // the error map gives them (unmapped: -32000); none listed where none are reported.
+    let cases = [
+        ("sample.add", json!([{"code": -32001, "message": "Overflow"}])),
+        ("cgreet.add", json!([{"code": -32001, "message": "Overflow"}])),
+        ("sample.fail", json!([{"code": -32000, "message": "SampleError"}])),
+        ("sample.echo", Value::Null),
+        ("cgreet.greet", Value::Null),
+    ];
+    for (name, errors) in cases {
+        assert_eq!(method(&doc, name)["errors"], errors, "{name}");
+    }
     assert_eq!(method(&doc, "sample.raw_echo")["params"], json!([]));
     assert!(method(&doc, "sample.raw_echo")["summary"].as_str().unwrap().starts_with("Takes params as sent"));
 }

@@ -126,7 +126,7 @@ fn faulty_plugins_refused() {
     #[rustfmt::skip]
     let cases: &[(&str, &str)] = &[
         ("cbadabi", "libcbadabi.so: plugin abi version 4, supported 2-3"),
-        ("csmall", "malformed method table: method_size 80, at least 88 and a multiple of 8"),
+        ("csmall", "malformed method table: method_size 96, at least 104 and a multiple of 8"),
         ("cdup", "malformed method table: method \"greet\" appears twice in the table"),
         ("cnull", "malformed method table: method 2: name is a null pointer with length 4"),
         ("chuge", "malformed method table: method 2: parameter list has length 1099511627776, the limit is 256"),

@@ -136,6 +136,10 @@ typedef struct rj2_method {
     size_t params_len;
     uint32_t flags;
     rj2_str result_schema_json; /* since 3.0: a JSON Schema for the result; empty: any */
+    /* Since 3.0: the application error kinds it may report (RJ2_ERROR), as a JSON
+     * array of strings, e.g. ["Overflow"]; rpc.discover lists them with their
+     * codes. Empty: not known. */
+    rj2_str error_kinds_json;
 } rj2_method;
 
 typedef struct rj2_plugin {

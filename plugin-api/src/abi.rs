@@ -112,6 +112,9 @@ pub struct Method {
     pub flags: u32,
     /// Since 3.0: a JSON Schema for the result; empty means any value.
     pub result_schema_json: Str,
+    /// Since 3.0: the application error kinds the method may report, as a JSON array of
+    /// strings; empty means not known.
+    pub error_kinds_json: Str,
 }
 
 /// The descriptor a plugin exports under [`PLUGIN_SYMBOL`].

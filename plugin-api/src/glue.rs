@@ -14,6 +14,9 @@ pub trait AppError: fmt::Display {
     /// out rather than taken from the type's name, so that renaming or moving the type, or a
     /// new compiler, never changes what clients see.
     const KIND: &'static str;
+    /// Whether `kind()` is chosen at run time, so that [`AppError::KIND`] does not tell
+    /// which kinds a method reports (as for [`Error`]).
+    const DYNAMIC: bool = false;
     /// The kind of this error; [`AppError::KIND`] unless overridden to choose at run time.
     fn kind(&self) -> String {
         Self::KIND.to_owned()
@@ -59,6 +62,7 @@ impl std::error::Error for Error {}
 impl AppError for Error {
     /// Not used: an [`Error`]'s kind is chosen when it is made.
     const KIND: &'static str = "Error";
+    const DYNAMIC: bool = true;
     fn kind(&self) -> String {
         self.kind.clone()
     }
@@ -364,6 +368,7 @@ pub const fn method(
     params: &'static [Param],
     flags: u32,
     result: &'static crate::schema::SchemaText,
+    errors: &'static crate::schema::SchemaText,
 ) -> Method {
     let mut i = 0;
     while i < params.len() {
@@ -382,6 +387,7 @@ pub const fn method(
         params_len: params.len(),
         flags: flags | abi::METHOD_TRUSTED_OUTPUT,
         result_schema_json: result.to_abi(),
+        error_kinds_json: errors.to_abi(),
     }
 }
 
@@ -399,6 +405,15 @@ const fn first_line(mut rest: &'static [u8]) -> &'static [u8] {
         rest = if tail.is_empty() { tail } else { tail.split_at(1).1 };
     }
     rest
+}
+
+/// The error kinds of a method returning `Result<_, E>`: `["KIND"]`, or nothing when `E`
+/// chooses its kind at run time.
+pub const fn error_kinds<E: AppError>() -> crate::schema::SchemaText {
+    if E::DYNAMIC {
+        return crate::schema::SchemaText::ANY;
+    }
+    crate::schema::SchemaText::json_strings(&[E::KIND])
 }
 
 /// The plugin descriptor.

@@ -201,7 +201,7 @@ pub use {serde, serde_json};
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::glue::{Args, Output, call, method, param, plugin, raw_args, result, value};
+    pub use crate::glue::{Args, Output, call, error_kinds, method, param, plugin, raw_args, result, value};
 }
 
 /// Exports one procedure; see the [crate docs](crate) for the forms.
@@ -225,21 +225,21 @@ macro_rules! __export {
     };
     // The return forms.
     (@attrs $a:tt $d:tt $form:ident $vis:vis fn $name:ident $p:tt -> Result<$ok:ty, $err:ty> $body:block) => {
-        $crate::__export! { @$form result $a $d $vis $name $p [-> Result<$ok, $err>] [$ok] $body }
+        $crate::__export! { @$form result $a $d $vis $name $p [-> Result<$ok, $err>] [$ok] [$err] $body }
     };
     (@attrs $a:tt $d:tt $form:ident $vis:vis fn $name:ident $p:tt -> $ret:ty $body:block) => {
-        $crate::__export! { @$form value $a $d $vis $name $p [-> $ret] [$ret] $body }
+        $crate::__export! { @$form value $a $d $vis $name $p [-> $ret] [$ret] [] $body }
     };
     (@attrs $a:tt $d:tt $form:ident $vis:vis fn $name:ident $p:tt $body:block) => {
-        $crate::__export! { @$form unit $a $d $vis $name $p [] [()] $body }
+        $crate::__export! { @$form unit $a $d $vis $name $p [] [()] [] $body }
     };
     // Bound procedures: one value per declared parameter, then the variadic ones.
     (@bound $fin:ident [$($a:tt)*] $d:tt $vis:vis $name:ident
-        ($($(#[$pa:ident])? $pn:ident : $pt:ty $(= $pd:expr)?),* $(,)?) [$($ret:tt)*] [$rt:ty] $body:block) => {
+        ($($(#[$pa:ident])? $pn:ident : $pt:ty $(= $pd:expr)?),* $(,)?) [$($ret:tt)*] [$rt:ty] [$($et:ty)?] $body:block) => {
         $($a)*
         $vis fn $name($($pn: $pt),*) $($ret)* $body
 
-        $crate::__export! { @module $vis $name $d METHOD_BOUND [$rt]
+        $crate::__export! { @module $vis $name $d METHOD_BOUND [$rt] [$($et)?]
             [$($crate::__private::param(
                 stringify!($pn),
                 $crate::__export!(@kind [$($pa)?] [$($pd)?]),
@@ -256,11 +256,11 @@ macro_rules! __export {
     };
     // Raw procedures: params as sent (or `null`) and the extras object.
     (@raw $fin:ident [$($a:tt)*] $d:tt $vis:vis $name:ident
-        ($p:ident : $pt:ty, $e:ident : $et:ty $(,)?) [$($ret:tt)*] [$rt:ty] $body:block) => {
+        ($p:ident : $pt:ty, $e:ident : $et:ty $(,)?) [$($ret:tt)*] [$rt:ty] [$($errt:ty)?] $body:block) => {
         $($a)*
         $vis fn $name($p: $pt, $e: $et) $($ret)* $body
 
-        $crate::__export! { @module $vis $name $d METHOD_RAW [$rt] [] |args, extras, out| {
+        $crate::__export! { @module $vis $name $d METHOD_RAW [$rt] [$($errt)?] [] |args, extras, out| {
             let ($p, $e): ($pt, $et) = $crate::__private::raw_args(args, extras, (stringify!($p), stringify!($e)))?;
             $crate::__export!(@finish $fin out super::$name($p, $e))
         } }
@@ -268,11 +268,14 @@ macro_rules! __export {
     (@raw $($rest:tt)*) => {
         compile_error!("a #[raw] procedure takes exactly two parameters: `params: P, extras: X`");
     };
-    (@module $vis:vis $name:ident [$($d:literal)*] $flags:ident [$rt:ty] [$($param:expr),*] |$args:ident, $extras:ident, $out:ident| $body:block) => {
+    (@module $vis:vis $name:ident [$($d:literal)*] $flags:ident [$rt:ty] [$($et:ty)?] [$($param:expr),*] |$args:ident, $extras:ident, $out:ident| $body:block) => {
         #[doc(hidden)]
         $vis mod $name {
             #[allow(unused_imports)]
             use super::*;
+
+            /// The application error kinds the procedure reports, if its error type says.
+            const ERRORS: $crate::schema::SchemaText = $crate::__export!(@errors [$($et)?]);
 
             /// This procedure's entry in the plugin's method table.
             pub const METHOD: $crate::abi::Method = $crate::__private::method(
@@ -282,6 +285,7 @@ macro_rules! __export {
                 &[$($param),*],
                 $crate::abi::$flags,
                 &<$rt as $crate::schema::Schema>::SCHEMA,
+                &ERRORS,
             );
 
             /// The C procedure, exported as `rj2_<name>`.
@@ -305,6 +309,8 @@ macro_rules! __export {
             }
         }
     };
+    (@errors []) => { $crate::schema::SchemaText::new("[]") };
+    (@errors [$et:ty]) => { $crate::__private::error_kinds::<$et>() };
     (@schema $pt:ty []) => { <$pt as $crate::schema::Schema>::SCHEMA };
     (@schema $pt:ty [variadic]) => { <$pt as $crate::schema::Schema>::ITEM };
     (@kind [] []) => { $crate::abi::PARAM_REQUIRED };

@@ -61,6 +61,44 @@ impl SchemaText {
         SchemaText { bytes, len }
     }
 
+    /// A JSON array of the strings, escaped, e.g. `["Overflow"]`.
+    pub const fn json_strings(strings: &[&str]) -> SchemaText {
+        let mut bytes = [0u8; MAX];
+        bytes[0] = b'[';
+        let mut len = 1;
+        let mut s = 0;
+        while s < strings.len() {
+            if s > 0 {
+                bytes[len] = b',';
+                len += 1;
+            }
+            let text = strings[s].as_bytes();
+            assert!(len + 2 * text.len() + 3 <= MAX, "strings longer than schema::MAX bytes");
+            bytes[len] = b'"';
+            len += 1;
+            let mut i = 0;
+            while i < text.len() {
+                let b = text[i];
+                if b == b'"' || b == b'\\' {
+                    bytes[len] = b'\\';
+                    len += 1;
+                }
+                if b < 0x20 {
+                    bytes[len] = b' '; // a control character in a kind: shown as a space
+                } else {
+                    bytes[len] = b;
+                }
+                len += 1;
+                i += 1;
+            }
+            bytes[len] = b'"';
+            len += 1;
+            s += 1;
+        }
+        bytes[len] = b']';
+        SchemaText { bytes, len: len + 1 }
+    }
+
     /// The text's bytes.
     pub const fn as_bytes(&self) -> &[u8] {
         self.bytes.split_at(self.len).0
@@ -186,6 +224,21 @@ mod tests {
         for (got, want) in cases {
             assert_eq!(got, want);
             serde_json::from_str::<serde_json::Value>(got).expect("a schema is JSON");
+        }
+    }
+
+    #[test]
+    fn error_kinds_are_a_json_array_of_strings() {
+        let cases: &[(&[&str], &str)] = &[
+            (&["Overflow"], r#"["Overflow"]"#),
+            (&["A", "B"], r#"["A","B"]"#),
+            (&[r#"q"uote\"#], r#"["q\"uote\\"]"#),
+            (&[], "[]"),
+        ];
+        for (kinds, want) in cases {
+            let got = SchemaText::json_strings(kinds);
+            assert_eq!(got.as_str(), *want);
+            assert_eq!(serde_json::from_str::<Vec<String>>(got.as_str()).unwrap(), *kinds);
         }
     }
 

@@ -137,7 +137,8 @@ fn service(s: &Settings, rpc: &JsonRpc, plugins: &[Arc<crate::plugin::Plugin>]) 
     };
     let mut server_filled: Vec<String> = s.extras.names().map(str::to_owned).collect();
     server_filled.extend([server::CALLER.to_owned(), server::REMOTE_ADDR.to_owned()]);
-    crate::discover::Service { title, version, entries: rpc.methods().entries(), server_filled }
+    let error_codes = s.errors.clone();
+    crate::discover::Service { title, version, entries: rpc.methods().entries(), server_filled, error_codes }
 }
 
 /// Serves over HTTP until SIGINT, SIGTERM or SIGQUIT: under a master with `--workers`

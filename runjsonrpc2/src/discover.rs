@@ -23,6 +23,8 @@ pub(crate) struct Service {
     pub(crate) entries: Vec<(String, Arc<Entry>)>,
     /// Names whose values the server supplies, left out of every parameter list.
     pub(crate) server_filled: Vec<String>,
+    /// The engine's error map: application error kinds and their codes.
+    pub(crate) error_codes: Vec<(String, i64)>,
 }
 
 impl Service {
@@ -106,6 +108,21 @@ impl Service {
         method.insert("params".into(), params.into());
         let result = given(info.and_then(|m| m.result_schema.as_deref()));
         method.insert("result".into(), json!({"name": "result", "schema": result}));
+        // The errors the method reports, where its table says, with the codes they answer.
+        if let Some(kinds) = info.and_then(|m| m.error_kinds.as_ref()).filter(|k| !k.is_empty()) {
+            let errors: Vec<Value> = kinds
+                .iter()
+                .map(|kind| {
+                    let code = self
+                        .error_codes
+                        .iter()
+                        .find(|(k, _)| k == kind)
+                        .map_or(crate::error::SERVER_ERROR, |(_, c)| *c);
+                    json!({"code": code, "message": kind})
+                })
+                .collect();
+            method.insert("errors".into(), errors.into());
+        }
         method.insert("paramStructure".into(), structure.into());
         Value::Object(method)
     }

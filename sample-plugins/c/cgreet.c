@@ -310,45 +310,45 @@ static const rj2_param add_params[] = {
 };
 
 static const rj2_method methods[] = {
-    { S("greet"), S("cgreet_greet"), S("Greets name, ending with punctuation."), greet_params, 2, RJ2_METHOD_BOUND, S("{\"type\":\"string\"}") },
+    { S("greet"), S("cgreet_greet"), S("Greets name, ending with punctuation."), greet_params, 2, RJ2_METHOD_BOUND, S("{\"type\":\"string\"}"), RJ2_NONE },
     /* "%lld" is always one JSON value, so the host need not check it. */
-    { S("add"), S("cgreet_add"), S("Adds two integers."), add_params, 2, RJ2_METHOD_BOUND | RJ2_METHOD_TRUSTED_OUTPUT, S(INT64) },
+    { S("add"), S("cgreet_add"), S("Adds two integers."), add_params, 2, RJ2_METHOD_BOUND | RJ2_METHOD_TRUSTED_OUTPUT, S(INT64), S("[\"Overflow\"]") },
 #ifdef RJ2_TEST_DUP
-    { S("greet"), S("cgreet_add"), S("A second method named greet."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("greet"), S("cgreet_add"), S("A second method named greet."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_NULL
-    { { NULL, 4 }, S("cgreet_add"), S("A method whose name is NULL with length 4."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE },
+    { { NULL, 4 }, S("cgreet_add"), S("A method whose name is NULL with length 4."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_BADJSON
-    { S("bad_json"), S("cgreet_bad_json"), S("Answers OK with invalid JSON."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
-    { S("bad_utf8"), S("cgreet_bad_utf8"), S("Answers OK with a string holding byte 0xff."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
-    { S("half"), S("cgreet_half"), S("Writes half a result, resets, answers an error."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
-    { S("bad_json_trusted"), S("cgreet_bad_json"), S("Invalid JSON, wrongly promised valid."), NULL, 0, RJ2_METHOD_TRUSTED_OUTPUT, RJ2_NONE },
+    { S("bad_json"), S("cgreet_bad_json"), S("Answers OK with invalid JSON."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
+    { S("bad_utf8"), S("cgreet_bad_utf8"), S("Answers OK with a string holding byte 0xff."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
+    { S("half"), S("cgreet_half"), S("Writes half a result, resets, answers an error."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
+    { S("bad_json_trusted"), S("cgreet_bad_json"), S("Invalid JSON, wrongly promised valid."), NULL, 0, RJ2_METHOD_TRUSTED_OUTPUT, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_FAULTS
-    { S("crash"), S("cgreet_crash"), S("Writes through a null pointer."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
-    { S("hang"), S("cgreet_hang"), S("Never returns."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("crash"), S("cgreet_crash"), S("Writes through a null pointer."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
+    { S("hang"), S("cgreet_hang"), S("Never returns."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_THROW
-    { S("throw"), S("cgreet_throw"), S("Throws a C++ exception out of the procedure."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("throw"), S("cgreet_throw"), S("Throws a C++ exception out of the procedure."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_HINT
-    { S("hinted"), S("cgreet_add"), S("A hint bit this ABI does not define."), add_params, 2, RJ2_METHOD_BOUND | (1u << 16), RJ2_NONE },
+    { S("hinted"), S("cgreet_add"), S("A hint bit this ABI does not define."), add_params, 2, RJ2_METHOD_BOUND | (1u << 16), RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_FLAGS
-    { S("flagged"), S("cgreet_add"), S("A flag this ABI does not define."), add_params, 2, 4u, RJ2_NONE },
+    { S("flagged"), S("cgreet_add"), S("A flag this ABI does not define."), add_params, 2, 4u, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_MISSING
-    { S("missing"), S("cgreet_missing"), S("Names a symbol the library does not export."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("missing"), S("cgreet_missing"), S("Names a symbol the library does not export."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_BAD_STATUS
-    { S("bad_status"), S("cgreet_bad_status"), S("Returns status 42."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("bad_status"), S("cgreet_bad_status"), S("Returns status 42."), NULL, 0, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_HUGE
-    { S("huge"), S("cgreet_add"), S("Claims 2^40 parameters."), add_params, (size_t)1 << 40, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("huge"), S("cgreet_add"), S("Claims 2^40 parameters."), add_params, (size_t)1 << 40, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
 #endif
 #ifdef RJ2_TEST_COLON
-    { S("a:b"), S("cgreet_add"), S("A name with a colon."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE },
+    { S("a:b"), S("cgreet_add"), S("A name with a colon."), add_params, 2, RJ2_METHOD_BOUND, RJ2_NONE, RJ2_NONE },
 #endif
 };
 

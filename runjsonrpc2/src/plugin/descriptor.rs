@@ -27,6 +27,8 @@ pub struct MethodInfo {
     pub param_schemas: Vec<Option<Box<RawValue>>>,
     /// A JSON Schema for the result (`None`: any value; ABI 3).
     pub result_schema: Option<Box<RawValue>>,
+    /// The application error kinds the method may report (`None`: not known; ABI 3).
+    pub error_kinds: Option<Vec<String>>,
 }
 
 /// A plugin's table, copied out of the library and checked.
@@ -118,6 +120,7 @@ pub unsafe fn read_v2(plugin: *const abi::v2::Plugin) -> Result<Descriptor, Stri
             params_len: 0,
             flags: m.flags,
             result_schema_json: abi::Str::EMPTY,
+            error_kinds_json: abi::Str::EMPTY,
         };
         // SAFETY: as above, for the strings of the method and its parameters.
         methods.push(unsafe { method(&v3, &params, true) }.map_err(|e| format!("method {i}: {e}"))?);
@@ -201,8 +204,17 @@ unsafe fn method(m: &abi::Method, raw_params: &[abi::Param], strict: bool) -> Re
     // SAFETY: as above.
     let result_schema =
         unsafe { schema(m.result_schema_json, "result schema") }.map_err(|e| format!("method \"{name}\": {e}"))?;
+    // SAFETY: as above.
+    let kinds = unsafe { text(m.error_kinds_json, MAX_DOC, "error kinds") }?;
+    let error_kinds = match kinds.is_empty() {
+        true => None,
+        false => Some(
+            serde_json::from_str::<Vec<String>>(&kinds)
+                .map_err(|e| format!("method \"{name}\": error kinds are not a JSON array of strings: {e}"))?,
+        ),
+    };
     let trusted_output = m.flags & abi::METHOD_TRUSTED_OUTPUT != 0;
-    Ok(MethodInfo { name, symbol, doc, signature, trusted_output, param_schemas, result_schema })
+    Ok(MethodInfo { name, symbol, doc, signature, trusted_output, param_schemas, result_schema, error_kinds })
 }
 
 /// # Safety
@@ -340,6 +352,7 @@ mod tests {
                 params_len: 0,
                 flags,
                 result_schema_json: abi::Str::EMPTY,
+                error_kinds_json: abi::Str::EMPTY,
             };
             // SAFETY: every pointer in `m` is a 'static string or null with length 0.
             let got = unsafe { super::method(&m, &[], strict) }
