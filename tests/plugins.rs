@@ -259,13 +259,20 @@ fn the_c_sample_built_as_cxx_serves_the_same() {
 }
 
 /// ABI compatibility: a version-2 plugin (built from its own header) loads and answers; a
-/// version-3 method with an unknown hint bit loads (hints may be ignored); errors reported
-/// through the writer's `error` callback reach the client with their data.
+/// version-3 method with an unknown hint bit loads (hints may be ignored), and so does a table
+/// written as a later 3.x would (a later minor, larger strides); errors reported through the
+/// writer's `error` callback reach the client with their data.
 #[test]
 fn abi_versions_and_the_error_callback() {
     let (rpc, loader) = engine();
     loader.register(&rpc, &c_plugin("cv2"), true).unwrap();
     loader.register(&rpc, &c_plugin("chint"), true).unwrap();
+    let (future, future_loader) = engine();
+    let plugin = future_loader.register(&future, &c_plugin("cfuture"), true).unwrap();
+    let add = &plugin.descriptor.methods[0];
+    assert_eq!((add.name.as_str(), add.error_kinds.as_deref()), ("add", Some(&["Overflow".to_owned()][..])));
+    assert!(add.param_schemas[1].as_ref().is_some_and(|s| s.get().contains("integer")), "{:?}", add.param_schemas);
+    assert_eq!(call(&future, "cgreet.add", "[40,2]"), r#"{"jsonrpc":"2.0","result":42,"id":1}"#);
     let cases = [
         ("cv2.hello", r#"["old friend"]"#, r#"{"jsonrpc":"2.0","result":"Hello from v2, old friend","id":1}"#),
         (

@@ -94,6 +94,7 @@ pub const C_VARIANTS: &[(&str, Option<&str>)] = &[
     ("chowdy", Some("RJ2_TEST_HOWDY")),
     ("csmall", Some("RJ2_TEST_SMALL")),
     ("chint", Some("RJ2_TEST_HINT")),
+    ("cfuture", Some("RJ2_TEST_FUTURE")),
 ];
 
 /// The same source built as C++17: the sample, and a variant whose procedure throws.

@@ -22,6 +22,8 @@
  *   -DRJ2_TEST_THROW      (C++ only) a method "throw" whose C++ exception escapes the procedure
  *   -DRJ2_TEST_SMALL      a method_size smaller than version 3.0's
  *   -DRJ2_TEST_HINT       a method with an unknown hint flag bit (16), which a host ignores
+ *   -DRJ2_TEST_FUTURE     the table as a later 3.x plugin would write it (a later minor, larger
+ *                         method and parameter structs, a hint bit), which this host loads
  *
  * The tests build it with -fvisibility=hidden -Wall -Wextra -Werror, as C11 and as C++17:
  * RJ2_EXPORT keeps the procedures visible to the host.
@@ -309,7 +311,12 @@ static const rj2_param add_params[] = {
     { S("b"), RJ2_PARAM_REQUIRED, RJ2_NONE, S(INT64) },
 };
 
-static const rj2_method methods[] = {
+#ifdef RJ2_TEST_FUTURE
+#define UNUSED_IN_FUTURE __attribute__((unused)) /* the future table below replaces it */
+#else
+#define UNUSED_IN_FUTURE
+#endif
+UNUSED_IN_FUTURE static const rj2_method methods[] = {
     { S("greet"), S("cgreet_greet"), S("Greets name, ending with punctuation."), greet_params, 2, RJ2_METHOD_BOUND, S("{\"type\":\"string\"}"), RJ2_NONE },
     /* "%lld" is always one JSON value, so the host need not check it. */
     { S("add"), S("cgreet_add"), S("Adds two integers."), add_params, 2, RJ2_METHOD_BOUND | RJ2_METHOD_TRUSTED_OUTPUT, S(INT64), S("[\"Overflow\"]") },
@@ -352,6 +359,32 @@ static const rj2_method methods[] = {
 #endif
 };
 
+#ifdef RJ2_TEST_FUTURE
+/* As a plugin built for a later 3.x would be: a later minor, a field appended to each
+ * method and parameter (so larger strides), and a hint flag bit this host does not know. */
+typedef struct future_param {
+    rj2_param base;
+    rj2_str later;
+} future_param;
+typedef struct future_method {
+    rj2_method base;
+    rj2_str later;
+    uint64_t more;
+} future_method;
+static const future_param future_params[] = {
+    { { S("a"), RJ2_PARAM_REQUIRED, RJ2_NONE, S(INT64) }, S("a later field") },
+    { { S("b"), RJ2_PARAM_REQUIRED, RJ2_NONE, S(INT64) }, S("a later field") },
+};
+static const future_method future_methods[] = {
+    { { S("add"), S("cgreet_add"), S("Adds two integers."), &future_params[0].base, 2, RJ2_METHOD_BOUND | (1u << 17),
+        S(INT64), S("[\"Overflow\"]") }, S("a later field"), 42 },
+    { { S("greet"), S("cgreet_greet"), S("Greets name."), NULL, 0, RJ2_METHOD_RAW, RJ2_NONE, RJ2_NONE }, RJ2_NONE, 0 },
+};
+const rj2_plugin runjsonrpc2_plugin = {
+    RJ2_ABI_VERSION, RJ2_ABI_MINOR + 1u, sizeof(rj2_plugin), sizeof(future_method), sizeof(future_param),
+    S("cgreet"), S("0.1.0"), &future_methods[0].base, 2,
+};
+#else
 const rj2_plugin runjsonrpc2_plugin = {
 #if defined(RJ2_TEST_BAD_ABI)
     RJ2_ABI_VERSION + 1u, RJ2_ABI_MINOR, sizeof(rj2_plugin), sizeof(rj2_method), sizeof(rj2_param),
@@ -365,3 +398,4 @@ const rj2_plugin runjsonrpc2_plugin = {
     methods,
     sizeof methods / sizeof methods[0],
 };
+#endif
