@@ -170,29 +170,30 @@ impl<T: Schema> Schema for Box<T> {
 }
 
 macro_rules! array {
-    ($($t:ident),*) => {$(
-        impl<T: Schema> Schema for std::collections::$t<T> {
+    ($($t:ident)::+) => {
+        impl<T: Schema> Schema for $($t)::+<T> {
             const SCHEMA: SchemaText = SchemaText::concat(&[b"{\"type\":\"array\",\"items\":", T::SCHEMA.as_bytes(), b"}"]);
             const ITEM: SchemaText = T::SCHEMA;
         }
-    )*};
+    };
 }
 
-impl<T: Schema> Schema for Vec<T> {
-    const SCHEMA: SchemaText = SchemaText::concat(&[b"{\"type\":\"array\",\"items\":", T::SCHEMA.as_bytes(), b"}"]);
-    const ITEM: SchemaText = T::SCHEMA;
-}
+array!(Vec);
+array!(std::collections::VecDeque);
+array!(std::collections::BTreeSet);
+array!(std::collections::HashSet);
 
-array!(VecDeque, BTreeSet, HashSet);
+/// The schema of a map with string keys and `V` values.
+const fn object_of<V: Schema>() -> SchemaText {
+    SchemaText::concat(&[b"{\"type\":\"object\",\"additionalProperties\":", V::SCHEMA.as_bytes(), b"}"])
+}
 
 impl<V: Schema, S> Schema for std::collections::HashMap<String, V, S> {
-    const SCHEMA: SchemaText =
-        SchemaText::concat(&[b"{\"type\":\"object\",\"additionalProperties\":", V::SCHEMA.as_bytes(), b"}"]);
+    const SCHEMA: SchemaText = object_of::<V>();
 }
 
 impl<V: Schema> Schema for std::collections::BTreeMap<String, V> {
-    const SCHEMA: SchemaText =
-        SchemaText::concat(&[b"{\"type\":\"object\",\"additionalProperties\":", V::SCHEMA.as_bytes(), b"}"]);
+    const SCHEMA: SchemaText = object_of::<V>();
 }
 
 #[cfg(test)]

@@ -231,7 +231,7 @@ fn watched_files(s: &Settings, config: Option<&Path>) -> Vec<PathBuf> {
 /// The extras of a call made without HTTP: `caller` and `remote_addr` are null, never the
 /// client's, as in the HTTP server without `--auth`.
 fn local_extras(s: &Settings) -> crate::signature::Extras {
-    s.extras.clone().with(server::CALLER, ()).with(server::REMOTE_ADDR, ())
+    server::unknown_caller(&s.extras)
 }
 
 /// Answers newline-delimited JSON-RPC from `input` on `output`, one line per answer.

@@ -131,8 +131,5 @@ impl Service {
 /// The entry of `target` in its module's table.
 fn describe(loader: &Loader, target: &Target) -> Result<MethodInfo, String> {
     let plugin = loader.open(&target.module).map_err(|e| e.to_string())?;
-    let methods = &plugin.descriptor.methods;
-    let by_name = methods.iter().find(|m| m.name == target.symbol);
-    let info = by_name.or_else(|| methods.iter().find(|m| m.symbol == target.symbol));
-    info.cloned().ok_or_else(|| "not in its module's table".to_owned())
+    plugin.descriptor.find(&target.symbol).cloned().ok_or_else(|| "not in its module's table".to_owned())
 }

@@ -14,13 +14,16 @@ mod limit;
 mod secret;
 
 pub use limit::{Failures, LIMIT, WINDOW};
+#[cfg(test)] // the server's tests encode credentials with it
+pub(crate) use secret::base64;
 pub use secret::{hash_secret, random_secret};
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-/// The longest secret, in bytes: with a name of at most 64, the credentials fit the server's
-/// fixed buffer.
+/// The longest user name, in bytes.
+pub const MAX_NAME: usize = 64;
+/// The longest secret, in bytes (a name, a colon and a secret fit the server's fixed buffer).
 pub const MAX_SECRET: usize = 127;
 
 /// The users of an auth file, with a cache of credentials already verified.
@@ -164,7 +167,7 @@ fn parse_line(line: &str) -> Result<User, String> {
 
 /// Checks a user name: it fits HTTP Basic credentials (no `:`) and one field of the file.
 pub(crate) fn check_name(name: &str) -> Result<(), String> {
-    let bad = name.is_empty() || name.len() > 64 || name.starts_with('#');
+    let bad = name.is_empty() || name.len() > MAX_NAME || name.starts_with('#');
     if bad || name.chars().any(|c| c == ':' || c.is_whitespace() || c.is_control()) {
         return Err(format!(
             "bad user name {name:?}: 1 to 64 characters, no ':', space or control character, not starting with '#'"

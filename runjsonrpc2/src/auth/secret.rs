@@ -44,22 +44,22 @@ pub fn hash_secret(secret: &[u8]) -> std::io::Result<String> {
 /// A new secret: 32 random bytes in URL-safe base64 without padding (43 characters).
 pub fn random_secret() -> std::io::Result<String> {
     let bytes: [u8; 32] = random_bytes()?;
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut text = String::with_capacity(43);
-    let mut bits = 0u32;
-    let mut held = 0;
-    for b in bytes {
-        bits = (bits << 8) | u32::from(b);
-        held += 8;
-        while held >= 6 {
-            held -= 6;
-            text.push(ALPHABET[((bits >> held) & 63) as usize] as char);
+    Ok(base64(&bytes, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false))
+}
+
+/// Base64 of `bytes` in `alphabet`, with `=` padding or without.
+pub(crate) fn base64(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
+    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            text.push(alphabet[(n >> (18 - 6 * i)) as usize & 63] as char);
+        }
+        if pad {
+            text.extend(std::iter::repeat_n('=', 3 - chunk.len()));
         }
     }
-    if held > 0 {
-        text.push(ALPHABET[((bits << (6 - held)) & 63) as usize] as char);
-    }
-    Ok(text)
+    text
 }
 
 fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {

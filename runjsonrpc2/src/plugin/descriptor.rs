@@ -43,6 +43,12 @@ pub struct Descriptor {
 }
 
 impl Descriptor {
+    /// The method a target's symbol part names: a method's name, or else its exported symbol.
+    pub fn find(&self, symbol: &str) -> Option<&MethodInfo> {
+        let by_name = self.methods.iter().find(|m| m.name == symbol);
+        by_name.or_else(|| self.methods.iter().find(|m| m.symbol == symbol))
+    }
+
     /// The name `method` is served under: `plugin.method`, or bare without the prefix.
     pub fn served_name(&self, method: &MethodInfo, prefix: bool) -> String {
         if prefix { format!("{}.{}", self.name, method.name) } else { method.name.clone() }

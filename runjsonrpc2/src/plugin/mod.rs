@@ -175,9 +175,7 @@ impl Loader {
     /// module's table) to a callable procedure. Nothing outside the table is ever looked up.
     pub fn procedure(&self, target: &Target) -> Result<PluginProcedure, PluginError> {
         let plugin = self.open(&target.module)?;
-        let methods = &plugin.descriptor.methods;
-        let by_name = methods.iter().find(|m| m.name == target.symbol);
-        let Some(info) = by_name.or_else(|| methods.iter().find(|m| m.symbol == target.symbol)) else {
+        let Some(info) = plugin.descriptor.find(&target.symbol) else {
             return Err(PluginError::NotInTable { target: target.to_string() });
         };
         self.symbols_resolved.fetch_add(1, Ordering::Relaxed);

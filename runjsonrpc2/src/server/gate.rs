@@ -10,6 +10,9 @@ pub(crate) struct Refusal {
     pub(crate) header: Header,
 }
 
+/// The longest credentials decoded: `name:secret`.
+const CREDENTIALS: usize = crate::auth::MAX_NAME + 1 + crate::auth::MAX_SECRET;
+
 const CHALLENGE: &str = "Basic realm=\"runjsonrpc2\", charset=\"UTF-8\"";
 
 /// The user a request's credentials name, or the refusal to send. The answer never says which
@@ -26,7 +29,7 @@ pub(crate) fn check<'u>(request: &Request, users: &'u Users, failures: &Failures
         let message = format!("too many failed logins from this address: try again in {seconds} s");
         return Err(Refusal { status: 429, message, header });
     }
-    let mut buffer = [0u8; 192];
+    let mut buffer = [0u8; CREDENTIALS];
     let decoded = basic(credentials.value.as_str(), &mut buffer);
     let user = decoded.and_then(split).and_then(|(name, secret)| users.check(name, secret));
     match user {
@@ -47,8 +50,8 @@ fn unauthorized(message: &str) -> Refusal {
 }
 
 /// The decoded token of `Basic BASE64(name:secret)`, in `buffer` (longer ones are refused:
-/// a name has at most 64 bytes, and a secret at most 127).
-fn basic<'b>(value: &str, buffer: &'b mut [u8; 192]) -> Option<&'b [u8]> {
+/// see [`CREDENTIALS`]).
+fn basic<'b>(value: &str, buffer: &'b mut [u8; CREDENTIALS]) -> Option<&'b [u8]> {
     let value = value.as_bytes().trim_ascii();
     let scheme = value.get(..6)?;
     if !scheme.eq_ignore_ascii_case(b"basic ") {
@@ -113,7 +116,7 @@ mod tests {
             ("BasicYWxpY2U6czNjcmV0", None),
         ];
         for (value, want) in cases {
-            let mut buffer = [0; 192];
+            let mut buffer = [0; CREDENTIALS];
             assert_eq!(basic(value, &mut buffer).and_then(split), want, "{value:?}");
         }
     }
@@ -121,10 +124,10 @@ mod tests {
     /// The longest name and secret `auth add` accepts fit the buffer; one byte more does not.
     #[test]
     fn the_longest_credentials_fit() {
-        let (name, secret) = ("n".repeat(64), "s".repeat(crate::auth::MAX_SECRET));
+        let (name, secret) = ("n".repeat(crate::auth::MAX_NAME), "s".repeat(crate::auth::MAX_SECRET));
         for (extra, fits) in [("", true), ("s", false)] {
             let token = encode(format!("{name}:{secret}{extra}").as_bytes());
-            let mut buffer = [0; 192];
+            let mut buffer = [0; CREDENTIALS];
             let got = basic(&format!("Basic {token}"), &mut buffer).and_then(split);
             assert_eq!(got.is_some(), fits, "{} bytes", name.len() + secret.len() + extra.len() + 1);
             if fits {
@@ -134,14 +137,6 @@ mod tests {
     }
 
     fn encode(bytes: &[u8]) -> String {
-        const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-        let mut out = String::new();
-        for chunk in bytes.chunks(3) {
-            let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
-            for i in 0..4 {
-                out.push(if i <= chunk.len() { A[(n >> (18 - 6 * i)) as usize & 63] as char } else { '=' });
-            }
-        }
-        out
+        crate::auth::base64(bytes, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", true)
     }
 }

@@ -58,6 +58,7 @@ use std::time::Duration;
 
 pub use allow::{BadCidr, Cidr};
 pub use deadline::TIMEOUT_CODE;
+pub(crate) use route::unknown_caller;
 pub use route::{CALLER, REMOTE_ADDR};
 
 /// The most call threads when `threads` is 0: a pool grows to it only while every thread is busy.

@@ -75,10 +75,7 @@ struct Who {
 
 impl Who {
     fn new(base: &Extras) -> Who {
-        let mut extras = base.clone();
-        extras.insert_raw(CALLER, null());
-        extras.insert_raw(REMOTE_ADDR, null());
-        Who { extras, caller: None, remote: None }
+        Who { extras: unknown_caller(base), caller: None, remote: None }
     }
 
     fn set(&mut self, caller: Option<&str>, remote: Option<IpAddr>) -> &Extras {
@@ -101,8 +98,14 @@ pub const CALLER: &str = "caller";
 /// The parameter that receives the client's IP address.
 pub const REMOTE_ADDR: &str = "remote_addr";
 
-fn null() -> Box<RawValue> {
-    RawValue::from_string("null".to_owned()).expect("null is JSON")
+/// `base` with `caller` and `remote_addr` set to null, over any value of those names: what a
+/// call gets when the server knows neither (and where it starts before it learns them).
+pub(crate) fn unknown_caller(base: &Extras) -> Extras {
+    let null = || RawValue::from_string("null".to_owned()).expect("null is JSON");
+    let mut extras = base.clone();
+    extras.insert_raw(CALLER, null());
+    extras.insert_raw(REMOTE_ADDR, null());
+    extras
 }
 
 pub(crate) fn handle(
