@@ -276,7 +276,8 @@ impl JsonRpc {
             return Err(format!("member \"{dup}\" given twice"));
         }
         match env.jsonrpc {
-            Some(v) if v == "\"2.0\"" || serde_json::from_str::<&str>(v).ok() == Some("2.0") => {}
+            // Raw value text: "2.0" is either exactly that or written with escapes.
+            Some("\"2.0\"") => {}
             Some(v) if v.contains('\\') && serde_json::from_str::<String>(v).is_ok_and(|s| s == "2.0") => {}
             _ => return Err("jsonrpc must be exactly \"2.0\"".into()),
         }
