@@ -1,7 +1,7 @@
 //! Engine tests: the seed page's examples, the conformance vectors, and edge cases one a line.
 
 use super::*;
-use crate::{Signature, procedure, raw};
+use crate::{procedure, raw};
 use serde_json::json;
 
 /// The procedures of the seed page and the conformance vectors, registered natively.
@@ -81,6 +81,12 @@ fn seed_page_extra_vars_and_errors() {
     // The server's value wins over the client's.
     let req = json!({"jsonrpc": "2.0", "method": "add", "id": 3, "params": {"a": 2, "b": 100}});
     assert_eq!(rpc.call(&req, &b3), Some(json!({"jsonrpc": "2.0", "id": 3, "result": 5})));
+    // With b taken by the server, one positional value fits.
+    let req = json!({"jsonrpc": "2.0", "method": "add", "id": 4, "params": [1, 2]});
+    let data = "too many parameters: 2 given, at most 1";
+    let too_many =
+        json!({"jsonrpc": "2.0", "id": 4, "error": {"code": -32602, "message": "Invalid params", "data": data}});
+    assert_eq!(rpc.call(&req, &b3), Some(too_many));
 
     rpc.methods()
         .insert("call", procedure(&[], || -> Result<(), AppError> { Err(AppError::new("MyException", "")) }).unwrap());
@@ -169,6 +175,8 @@ fn edge_cases() {
         (r#"{"jsonrpc":2.0,"method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be exactly \"2.0\""},"id":1}"#)),
         (r#"{"jsonrpc":"2.00","method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be exactly \"2.0\""},"id":1}"#)),
         (r#"{"jsonrpc":"2\u002e0","method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","result":3,"id":1}"#)),
+        (r#"{"jsonrpc":"2\u002e1","method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be exactly \"2.0\""},"id":1}"#)),
+        (r#"{"jsonrpc":"\u0032.0 ","method":"add","params":[1,2],"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"jsonrpc must be exactly \"2.0\""},"id":1}"#)),
         // params must be an array or an object
         (r#"{"jsonrpc":"2.0","method":"add","params":"1,2","id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"params must be an array or an object"},"id":1}"#)),
         (r#"{"jsonrpc":"2.0","method":"add","params":null,"id":1}"#, Some(r#"{"jsonrpc":"2.0","error":{"code":-32600,"message":"Invalid Request","data":"params must be an array or an object"},"id":1}"#)),
@@ -255,6 +263,7 @@ fn table_is_dict_like() {
     rpc.methods().insert("a", procedure(&[], || Ok(2)).unwrap());
     rpc.methods().insert_lazy("sample.add", "sample:add").unwrap();
     assert_eq!(rpc.methods().len(), 2);
+    assert!(!rpc.methods().is_empty());
     let names: Vec<String> = rpc.methods().entries().into_iter().map(|(n, _)| n).collect();
     assert_eq!(names, ["a", "sample.add"]);
     assert_eq!(
@@ -390,26 +399,6 @@ fn table_changes_while_serving() {
     assert!(rpc.methods().contains("m1999") && !rpc.methods().contains("m0"));
 }
 
-#[test]
-fn signatures() {
-    #[rustfmt::skip]
-    let cases: &[(&[&str], Result<&str, &str>)] = &[
-        (&["a", "b"], Ok("(a, b)")),
-        (&["name=\"world\""], Ok("(name=\"world\")")),
-        (&["a", "name?", "*rest"], Ok("(a, name?, *rest)")),
-        (&["*rest", "a"], Err("bad parameter list: variadic parameter \"rest\" is not last")),
-        (&["a", "a"], Err("bad parameter list: parameter \"a\" declared twice")),
-        (&["a=nope"], Err("bad parameter list: default of \"a\" is not JSON: expected ident at line 1 column 2")),
-        (&["a-b"], Err("bad parameter list: bad parameter name \"a-b\"")),
-    ];
-    for (specs, want) in cases {
-        let got = Signature::parse(specs).map(|s| s.to_string()).map_err(|e| e.to_string());
-        assert_eq!(got.as_deref().map_err(String::as_str), *want, "{specs:?}");
-    }
-    let e = procedure(&["a"], |a: i64, b: i64| Ok(a + b)).err().unwrap();
-    assert_eq!(e.to_string(), "1 parameters declared, the procedure takes 2");
-}
-
 /// The nesting of params as `depth` counts it: brackets inside strings do not count, and
 /// closing brackets do.
 #[test]
@@ -530,4 +519,74 @@ fn a_caller_gets_forbidden_for_methods_it_may_not_call_whether_they_exist_or_not
     assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 0, "a forbidden call never runs");
     assert!(rpc.handle_into(br#"{"jsonrpc":"2.0","method":"count","id":1}"#, &Extras::new(), &mut out));
     assert_eq!(ran.load(std::sync::atomic::Ordering::SeqCst), 1, "without a check it runs");
+}
+
+/// The observer hears how every call ended (the server's `/metrics`): notifications too, an
+/// unknown method under one name, and each failure with the code its answer carries.
+#[test]
+fn the_observer_hears_each_outcome() {
+    type Heard = (&'static str, Option<i64>);
+    use crate::metrics::UNKNOWN_METHOD;
+    let mut rpc = sample();
+    rpc.map_error("MyException", -32001).unwrap();
+    let heard = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = heard.clone();
+    rpc.set_observer(Arc::new(move |m: &str, code: Option<i64>| sink.lock().unwrap().push((m.to_owned(), code))));
+    #[rustfmt::skip]
+    let cases: &[(&str, &[Heard])] = &[
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#, &[("add", None)]),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2]}"#, &[("add", None)]),
+        (r#"{"jsonrpc":"2.0","method":"nope","id":1}"#, &[(UNKNOWN_METHOD, Some(-32601))]),
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1],"id":1}"#, &[("add", Some(-32602))]),
+        (r#"{"jsonrpc":"2.0","method":"boom","id":1}"#, &[("boom", Some(-32603))]),
+        (r#"{"jsonrpc":"2.0","method":"fail","id":1}"#, &[("fail", Some(-32001))]),
+        (r#"[{"jsonrpc":"2.0","method":"sum","params":[1]},{"jsonrpc":"2.0","method":"nope"}]"#, &[("sum", None), (UNKNOWN_METHOD, Some(-32601))]),
+        // Not a call: nothing to hear.
+        (r#"{"jsonrpc":"2.0","method":"add","params":"x","id":1}"#, &[]),
+    ];
+    for (body, want) in cases {
+        run(&rpc, body, &Extras::new());
+        let got = std::mem::take(&mut *heard.lock().unwrap());
+        let got: Vec<(&str, Option<i64>)> = got.iter().map(|(m, c)| (m.as_str(), *c)).collect();
+        assert_eq!(got, *want, "{body}");
+    }
+    let mut out = Vec::new();
+    rpc.handle_into_for(br#"{"jsonrpc":"2.0","method":"add","id":1}"#, &Extras::new(), &|_| false, &mut out);
+    assert_eq!(*heard.lock().unwrap(), [(UNKNOWN_METHOD.to_owned(), Some(error::FORBIDDEN))]);
+}
+
+/// The answer in place of calls that ran out of time: one error per request with an id, in
+/// a batch's array or alone, and the methods named for the log.
+#[test]
+fn overdue_calls_are_answered_with_the_given_error() {
+    let rpc = sample();
+    let err =
+        |id: &str| format!(r#"{{"jsonrpc":"2.0","error":{{"code":-32001,"message":"took \"too\" long"}},"id":{id}}}"#);
+    #[rustfmt::skip]
+    let cases: &[(&str, Option<String>, &str)] = &[
+        (r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":7}"#, Some(err("7")), "add"),
+        (r#"{"jsonrpc":"2.0","method":"a\u0064d","id":"x"}"#, Some(err("\"x\"")), "add"),
+        (r#"{"jsonrpc":"2.0","method":"add"}"#, None, "add"),
+        (r#"{"jsonrpc":"2.0","method":"add","id":{}}"#, None, "add"),
+        (r#"[{"jsonrpc":"2.0","method":"add","id":1},{"jsonrpc":"2.0","method":"sum"},{"jsonrpc":"2.0","method":"hi","id":null}]"#, Some(format!("[{},{}]", err("1"), err("null"))), "a batch of 3 (add, sum, hi)"),
+        (r#"[{"jsonrpc":"2.0","method":"add","id":1}]"#, Some(format!("[{}]", err("1"))), "add"),
+        (r#"[{"jsonrpc":"2.0","method":"sum"},1]"#, None, "sum"),
+        ("not json", None, "no method"),
+    ];
+    for (body, want, methods) in cases {
+        let mut out = b"kept".to_vec();
+        let (answered, named) = rpc.overdue_into(body.as_bytes(), -32001, "took \"too\" long", &mut out);
+        let out = String::from_utf8(out).unwrap();
+        assert_eq!((answered, named.as_str()), (want.is_some(), *methods), "{body}");
+        assert_eq!(out, format!("kept{}", want.as_deref().unwrap_or("")), "{body}");
+    }
+}
+
+/// A panic's text, for the log line that reports it.
+#[test]
+fn panic_messages() {
+    let text = |payload: Box<dyn std::any::Any + Send>| panic_message(&*payload);
+    assert_eq!(text(Box::new("static")), "static");
+    assert_eq!(text(Box::new(String::from("formatted 1"))), "formatted 1");
+    assert_eq!(text(Box::new(1u8)), "procedure panicked");
 }

@@ -348,3 +348,7 @@ pub(crate) fn short(e: &serde_json::Error) -> String {
 fn internal(e: serde_json::Error) -> Failure {
     Failure::Internal(format!("params did not re-parse: {e}"))
 }
+
+#[cfg(test)]
+#[path = "signature_tests.rs"]
+mod tests;

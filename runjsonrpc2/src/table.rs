@@ -174,3 +174,7 @@ impl Methods {
         v
     }
 }
+
+#[cfg(test)]
+#[path = "table_tests.rs"]
+mod tests;

@@ -16,6 +16,35 @@ fn special_finds_the_first_byte_that_needs_a_look() {
     }
 }
 
+/// One value and nothing around it; nesting past MAX_DEPTH, in arrays, objects or both, is
+/// declined (left to serde_json), never followed down.
+#[test]
+fn is_value_accepts_one_value_and_declines_deep_nesting() {
+    use super::{MAX_DEPTH, is_value};
+    let arrays = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+    let objects = |n: usize| format!("{}1{}", r#"{"a":"#.repeat(n), "}".repeat(n));
+    let mixed = |n: usize| format!("{}1{}", r#"[{"a":"#.repeat(n / 2), "}]".repeat(n / 2));
+    #[rustfmt::skip]
+    let cases: &[(String, bool)] = &[
+        (r#"{"a": [1, -2.5e+3, "x\u0041", true, false, null]}"#.into(), true),
+        (" 1".into(), false),
+        ("1 2".into(), false),
+        ("01".into(), false),
+        ("[1,]".into(), false),
+        (r#"{"a" 1}"#.into(), false),
+        (arrays(MAX_DEPTH), true),
+        (arrays(MAX_DEPTH + 1), false),
+        (objects(MAX_DEPTH), true),
+        (objects(MAX_DEPTH + 1), false),
+        (mixed(MAX_DEPTH), true),
+        (mixed(MAX_DEPTH + 2), false),
+        (objects(100_000), false),
+    ];
+    for (text, want) in cases {
+        assert_eq!(is_value(text), *want, "{}", &text[..text.len().min(80)]);
+    }
+}
+
 /// Splitting a valid array or object gives what serde_json gives, on mutated params.
 #[test]
 fn splits_like_serde() {
