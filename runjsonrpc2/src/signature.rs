@@ -113,12 +113,21 @@ fn parse_param(spec: &str) -> Result<Param, SetupError> {
 #[derive(Debug, Clone)]
 pub struct Extras {
     vars: Vec<(String, Box<RawValue>)>,
+    /// Bit `n` is set when a variable's name is `n` bytes long (bit 63: 63 or more). Every
+    /// call looks each of its parameters up here, and most are no variable's name: their
+    /// length alone usually says so, without comparing names.
+    lengths: u64,
     object: String,
+}
+
+/// The bit of [`Extras::lengths`] for `name`.
+fn length_bit(name: &str) -> u64 {
+    1 << name.len().min(63)
 }
 
 impl Default for Extras {
     fn default() -> Extras {
-        Extras { vars: Vec::new(), object: "{}".to_owned() }
+        Extras { vars: Vec::new(), lengths: 0, object: "{}".to_owned() }
     }
 }
 
@@ -141,6 +150,7 @@ impl Extras {
             Some(slot) => slot.1 = value,
             None => self.vars.push((name.to_owned(), value)),
         }
+        self.lengths |= length_bit(name);
         let mut object = String::from("{");
         for (i, (n, v)) in self.vars.iter().enumerate() {
             if i > 0 {
@@ -156,6 +166,9 @@ impl Extras {
 
     /// The JSON text of variable `name`.
     pub fn get(&self, name: &str) -> Option<&RawValue> {
+        if self.lengths & length_bit(name) == 0 {
+            return None;
+        }
         self.vars.iter().find(|(n, _)| n == name).map(|(_, v)| &**v)
     }
 
@@ -211,8 +224,11 @@ impl<'a> Args<'a> {
             _ => (&params[..], false),
         };
         if !extras.is_empty() {
-            for (slot, p) in args.fixed.iter_mut().zip(fixed) {
-                *slot = extras.get(&p.name).map(RawValue::get);
+            // Slots start empty: only a parameter that is a variable's name has one to fill.
+            for (i, p) in fixed.iter().enumerate() {
+                if let Some(value) = extras.get(&p.name) {
+                    args.fixed[i] = Some(value.get());
+                }
             }
         }
         match raw.map(|r| (r.as_bytes()[0], r)) {

@@ -35,7 +35,12 @@ fn extras_replace_in_place_and_list_each_name_once() {
     assert_eq!(x.names().collect::<Vec<_>>(), ["a", "b\"", "c"]);
     assert_eq!(x.as_json(), r#"{"a":3,"b\"":"two","c":[4]}"#);
     assert_eq!(x.get("a").map(RawValue::get), Some("3"));
-    assert!(x.get("d").is_none());
+    assert!(x.get("d").is_none() && x.get("ab").is_none() && x.get("").is_none());
+    // Names of 63 bytes and more share one length bit: the names decide.
+    let (long, longer) = ("n".repeat(63), "n".repeat(70));
+    let x = x.with(&longer, 5);
+    assert_eq!(x.get(&longer).map(RawValue::get), Some("5"));
+    assert!(x.get(&long).is_none() && x.get(&"m".repeat(70)).is_none());
 }
 
 /// Bound arguments: each fixed slot in order (an absent optional one `null`), then the
