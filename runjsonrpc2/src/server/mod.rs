@@ -181,8 +181,10 @@ fn reload_users(users: &Users) {
     };
     match crate::auth::Users::load(current.file()) {
         Ok(fresh) => {
-            log::info!("SIGHUP: reloaded {} ({} users)", current.file().display(), fresh.len());
+            let count = fresh.len();
             *users.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(fresh));
+            // Said once it holds: whoever reads the log may rely on the new users.
+            log::info!("SIGHUP: reloaded {} ({count} users)", current.file().display());
         }
         Err(e) => log::error!("SIGHUP: {e}; the users stay as they were"),
     }
