@@ -27,18 +27,23 @@ fn pid_on(conn: &mut BufReader<TcpStream>) -> u32 {
     result(&answer.body_text()).as_u64().expect("a pid") as u32
 }
 
-/// A kept-alive connection to each of two different workers, with the worker's pid.
+/// A kept-alive connection to each of two different workers, with the worker's pid. A
+/// worker just started in place of a dead one may not accept yet: new connections are tried
+/// for up to 10 s.
 fn two_workers(server: &Server) -> [(BufReader<TcpStream>, u32); 2] {
     let mut first = server.keep_alive();
     let first_pid = pid_on(&mut first);
-    for _ in 0..50 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut tries = 0;
+    while Instant::now() < deadline {
         let mut conn = server.keep_alive();
         let pid = pid_on(&mut conn);
         if pid != first_pid {
             return [(first, first_pid), (conn, pid)];
         }
+        tries += 1;
     }
-    panic!("51 connections all reached worker {first_pid}");
+    panic!("{tries} connections in 10 s all reached worker {first_pid}");
 }
 
 /// A copy of the C plugin `variant` as `libcgreet.so` in a directory of its own, removed

@@ -37,12 +37,16 @@ pub fn plugin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = Path::new(bin()).parent().unwrap().to_path_buf();
-        let profile = if dir.ends_with("release") { Some("--release") } else { None };
+        // The plugins are built with the profile that built the binary (cargo mutants uses its
+        // own); target/debug is the dev profile's.
+        let profile = match dir.file_name().and_then(|n| n.to_str()) {
+            Some("debug") | None => "dev",
+            Some(name) => name,
+        };
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let status = Command::new(cargo)
             .current_dir(root())
-            .args(["build", "-q", "-p", "hello", "-p", "sample"])
-            .args(profile)
+            .args(["build", "-q", "-p", "hello", "-p", "sample", "--profile", profile])
             .status()
             .expect("cargo runs");
         assert!(status.success(), "building the sample plugins failed");
