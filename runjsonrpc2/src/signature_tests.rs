@@ -30,7 +30,10 @@ fn extras_replace_in_place_and_list_each_name_once() {
     let empty = Extras::new();
     assert!(empty.is_empty());
     assert_eq!(empty.as_json(), "{}");
-    let x = Extras::new().with("a", 1).with("b\"", "two").with("a", 3).with("c", [4]);
+    let x = Extras::new().with("a", 1).with("b\"", "two").with("a", 3);
+    // Replaced, and still found (before another name of its length is added).
+    assert_eq!(x.get("a").map(RawValue::get), Some("3"));
+    let x = x.with("c", [4]);
     assert!(!x.is_empty());
     assert_eq!(x.names().collect::<Vec<_>>(), ["a", "b\"", "c"]);
     assert_eq!(x.as_json(), r#"{"a":3,"b\"":"two","c":[4]}"#);
