@@ -347,3 +347,37 @@ fn auth_add_prints_a_line_for_the_file() {
         }
     }
 }
+
+/// In a terminal, `auth add` makes the secret itself, shows it once on stderr and prints the
+/// file's line on stdout; the server then lets that secret in. (Python's `pty` gives the
+/// command a terminal for stdin, with stdout and stderr still pipes.)
+#[test]
+fn auth_add_in_a_terminal_generates_the_secret_and_shows_it_once() {
+    let shim = "import os, pty, subprocess, sys\n\
+master, slave = pty.openpty()\n\
+p = subprocess.run(sys.argv[1:], stdin=slave, capture_output=True, timeout=60)\n\
+os.close(slave)\n\
+os.close(master)\n\
+sys.stdout.write(p.stdout.decode())\n\
+sys.stderr.write(p.stderr.decode())\n\
+sys.exit(p.returncode)\n";
+    let output = std::process::Command::new("python3")
+        .args(["-c", shim, crate::support::bin(), "auth", "add", "dave", "--allow", "sample.add"])
+        .output()
+        .expect("python3 runs");
+    let (out, err) = (String::from_utf8(output.stdout).unwrap(), String::from_utf8(output.stderr).unwrap());
+    assert!(output.status.success(), "{err}");
+    let secret = err
+        .strip_prefix("secret for dave (shown once; the file keeps only its hash): ")
+        .and_then(|rest| rest.strip_suffix('\n'))
+        .unwrap_or_else(|| panic!("stderr: {err:?}"));
+    let url_safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    assert!(secret.len() == 43 && secret.chars().all(url_safe), "{secret:?}");
+    assert!(out.starts_with("dave $argon2id$") && out.ends_with(" sample.add\n") && !out.contains(secret), "{out}");
+
+    let file = AuthFile::new("terminal", &[]);
+    std::fs::write(file.path(), &out).unwrap();
+    let server = Server::start(&["--workers", "0", "--auth", &file.path(), "sample"]);
+    assert_eq!(send(&server, "POST", "/", Some(&format!("dave:{secret}")), ADD).status, 200);
+    assert_eq!(send(&server, "POST", "/", Some("dave:guess"), ADD).status, 401);
+}
