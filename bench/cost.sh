@@ -108,10 +108,10 @@ read -r -a SERVERS <<<"${SERVERS:-baseline_fixed baseline_whole baseline_serde r
 command_of() {
     case $1 in
     baseline_*) echo "$REL/examples/$1 1 0" ;;
-    runjsonrpc2) echo "$REL/runjsonrpc2 --port 0 --workers 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
-    supervised) echo "$REL/runjsonrpc2 --port 0 --threads 1 --no-prefix --plugin-path $REL sample" ;;
+    runjsonrpc2) echo "$REL/runjsonrpc2 --port 0 --workers 0 --no-prefix --plugin-path $REL sample" ;;
+    supervised) echo "$REL/runjsonrpc2 --port 0 --no-prefix --plugin-path $REL sample" ;;
     credentials) command_of runjsonrpc2 ;;
-    authed) echo "$REL/runjsonrpc2 --port 0 --workers 0 --threads 1 --no-prefix --auth $TMP/users.auth --plugin-path $REL sample" ;;
+    authed) echo "$REL/runjsonrpc2 --port 0 --workers 0 --no-prefix --auth $TMP/users.auth --plugin-path $REL sample" ;;
     esac
 }
 for body in single batch; do

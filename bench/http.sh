@@ -15,7 +15,7 @@
 #        baseline_whole  the same, each answer framed whole and written at once as runjsonrpc2
 #                        frames its own (src/server/wire.rs) instead of by Request::respond
 #        baseline_serde  bare tiny_http, typed serde_json parse and answer (single or batch)
-#        runjsonrpc2     target/release/runjsonrpc2 --port 0 --workers 0 --threads 1 --no-prefix \
+#        runjsonrpc2     target/release/runjsonrpc2 --port 0 --workers 0 --no-prefix \
 #                          --plugin-path target/release sample   (one process, no master)
 #        supervised      the same with the default process model (a master and 2 worker
 #                        processes, each with a pool capped at 1 thread; figures cover them all)
@@ -172,13 +172,13 @@ start baseline_whole "$REL/examples/baseline_whole" 1 0
 URL[baseline_whole]=$SERVER_URL PID[baseline_whole]=$SERVER_PID IDLE[baseline_whole]=$IDLE_KIB
 start baseline_serde "$REL/examples/baseline_serde" 1 0
 URL[baseline_serde]=$SERVER_URL PID[baseline_serde]=$SERVER_PID IDLE[baseline_serde]=$IDLE_KIB
-start runjsonrpc2 "$REL/runjsonrpc2" --port 0 --workers 0 --threads 1 --no-prefix --plugin-path "$REL" sample
+start runjsonrpc2 "$REL/runjsonrpc2" --port 0 --workers 0 --no-prefix --plugin-path "$REL" sample
 URL[runjsonrpc2]=$SERVER_URL PID[runjsonrpc2]=$SERVER_PID IDLE[runjsonrpc2]=$IDLE_KIB
-start supervised "$REL/runjsonrpc2" --port 0 --threads 1 --no-prefix --plugin-path "$REL" sample
+start supervised "$REL/runjsonrpc2" --port 0 --no-prefix --plugin-path "$REL" sample
 URL[supervised]=$SERVER_URL PID[supervised]=$SERVER_PID IDLE[supervised]=$IDLE_KIB
 printf 'bench-secret' | "$REL/runjsonrpc2" auth add bench >"$TMP/users.auth"
 AUTH_HEADER="Basic $(printf 'bench:bench-secret' | base64)"
-start authed "$REL/runjsonrpc2" --port 0 --workers 0 --threads 1 --no-prefix --auth "$TMP/users.auth" \
+start authed "$REL/runjsonrpc2" --port 0 --workers 0 --no-prefix --auth "$TMP/users.auth" \
     --plugin-path "$REL" sample
 URL[authed]=$SERVER_URL PID[authed]=$SERVER_PID IDLE[authed]=$IDLE_KIB
 

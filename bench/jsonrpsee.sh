@@ -27,7 +27,7 @@ start() { # start NAME CMD...: runs CMD on CPU 0, waits for its `listening on` l
 }
 start jsonrpsee bench/jsonrpsee/target/release/baseline-jsonrpsee
 JS=$URL
-start runjsonrpc2 target/release/runjsonrpc2 --port 0 --threads 1 --no-prefix -q sample
+start runjsonrpc2 target/release/runjsonrpc2 --port 0 --no-prefix -q sample
 RJ=$URL
 calls() { # calls URL BODY: calls/s of one wrk run
   local n=1; [ "$2" = batch ] && n=100

@@ -204,9 +204,9 @@ fn eight_threads_share_a_plugin() {
 fn the_table_changes_while_the_server_serves() {
     use runjsonrpc2::server::{HttpConfig, bind};
     use runjsonrpc2::{Extras, procedure};
-    let config = HttpConfig { port: 0, ..HttpConfig::default() };
+    let config = HttpConfig::new("127.0.0.1", 0);
     let listening = bind(&config).expect("binds 127.0.0.1:0");
-    let addr = listening.local_addr();
+    let addr = listening.local_addr().expect("a TCP address");
     let (rpc, loader) = engine();
     loader.register(&rpc, "sample", true).unwrap();
     let rpc = Arc::new(rpc);

@@ -54,7 +54,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         }
         None => {
             let mut settings = cli.common.settings(&cli.modules);
-            cli.serve.apply(&mut settings);
+            cli.serve.apply(&mut settings).map_err(CommandError::Usage)?;
             if cli.stdio {
                 return command::stdio(&settings, std::io::stdin().lock(), std::io::stdout().lock());
             }
@@ -72,8 +72,8 @@ fn serve(settings: &crate::config::Settings, config: Option<&Path>) -> Result<()
 }
 
 /// The first stdout line, which scripts and tests wait for.
-fn announce(addr: std::net::SocketAddr) {
+fn announce(address: &crate::server::Address) {
     let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "listening on http://{addr}/");
+    let _ = writeln!(out, "listening on {address}");
     let _ = out.flush();
 }

@@ -6,6 +6,7 @@ use crate::server::HttpConfig;
 use crate::signature::Extras;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// Serve procedures from plugins as JSON-RPC 2.0 over HTTP.
 ///
@@ -125,9 +126,34 @@ pub struct ServeOptions {
     /// Worker processes sharing the socket under a master; 0 serves in this one process
     #[arg(long, value_name = "N", default_value_t = crate::master::DEFAULT_WORKERS)]
     pub workers: usize,
-    /// The most call threads per process (the pool grows to it while every thread is busy); 0 means 64
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub threads: usize,
+    /// Serve on this Unix domain socket instead of TCP (made at start, removed at a clean stop)
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["host", "port"])]
+    pub unix: Option<PathBuf>,
+    /// Retired: each connection has a thread of its own; see --max-connections
+    #[arg(long, value_name = "N", hide = true)]
+    pub threads: Option<String>,
+    /// The most open connections per process, each served by a thread of its own; more wait
+    /// in the kernel's backlog
+    #[arg(long, value_name = "N", default_value_t = HttpConfig::default().max_connections)]
+    pub max_connections: usize,
+    /// Seconds a request head may take from its first byte (then 408)
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "60")]
+    pub header_timeout: Duration,
+    /// Seconds a request body may take from the end of its head (then 408)
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "60")]
+    pub body_timeout: Duration,
+    /// Seconds a connection may wait idle for its next request
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "75")]
+    pub keepalive_timeout: Duration,
+    /// Seconds one write to a client may block
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, default_value = "60")]
+    pub write_timeout: Duration,
+    /// The most bytes of a request head (then 431, or 414 for the request line)
+    #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_header_bytes)]
+    pub max_header_bytes: usize,
+    /// The most header fields of a request (then 431; at most 512)
+    #[arg(long, value_name = "N", default_value_t = HttpConfig::default().max_headers, value_parser = max_headers)]
+    pub max_headers: usize,
     /// Seconds a request's calls may run before it is answered with error -32099 and its
     /// worker retires; 0 for no deadline
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
@@ -169,6 +195,22 @@ fn pair(s: &str) -> Result<(String, String), String> {
         _ => Err(format!("{s:?} is not KEY=VALUE")),
     }
 }
+
+/// A positive number of seconds, fractions allowed.
+pub(crate) fn seconds(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(n) if n > 0.0 && n < 1e9 => Ok(Duration::from_secs_f64(n)),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
+}
+
+fn max_headers(s: &str) -> Result<usize, String> {
+    s.parse().ok().filter(|n| (1..=512).contains(n)).ok_or_else(|| format!("{s:?} is not a number in 1..=512"))
+}
+
+/// What `--threads` and `threads` say now.
+pub(crate) const THREADS_RETIRED: &str =
+    "--threads is retired: each connection has a thread of its own; use --max-connections to cap them";
 
 fn rpc_path(s: &str) -> Result<String, String> {
     if s.starts_with('/') { Ok(s.to_owned()) } else { Err(format!("{s:?} must start with '/'")) }
@@ -223,7 +265,11 @@ impl Common {
 }
 
 impl ServeOptions {
-    pub fn apply(&self, settings: &mut Settings) {
+    /// Sets the serving options in `settings`; a retired option is refused.
+    pub fn apply(&self, settings: &mut Settings) -> Result<(), String> {
+        if self.threads.is_some() {
+            return Err(THREADS_RETIRED.into());
+        }
         settings.process.workers = self.workers;
         settings.process.reload = self.reload;
         settings.process.max_requests_jitter = self.max_requests_jitter;
@@ -235,9 +281,17 @@ impl ServeOptions {
         http.allow_from = self.allow_from.clone();
         http.host = self.host.clone();
         http.port = self.port;
-        http.threads = self.threads;
+        http.unix = self.unix.clone();
+        http.max_connections = self.max_connections;
+        http.header_timeout = self.header_timeout;
+        http.body_timeout = self.body_timeout;
+        http.keepalive_timeout = self.keepalive_timeout;
+        http.write_timeout = self.write_timeout;
+        http.max_header_bytes = self.max_header_bytes;
+        http.max_headers = self.max_headers;
         http.max_body = self.max_body;
         http.rpc_path = self.rpc_path.clone();
         http.grace = std::time::Duration::from_secs(self.grace);
+        Ok(())
     }
 }

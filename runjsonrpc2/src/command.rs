@@ -5,9 +5,8 @@ use crate::engine::JsonRpc;
 use crate::error::SetupError;
 use crate::master::{self, MasterError};
 use crate::plugin::{Found, Loader, PluginError, SearchPath};
-use crate::server::{self, Listening, ServeError};
+use crate::server::{self, Address, Listener, Listening, ServeError};
 use std::io::{BufRead, Write};
-use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -142,37 +141,59 @@ fn service(s: &Settings, rpc: &JsonRpc, plugins: &[Arc<crate::plugin::Plugin>]) 
 }
 
 /// Serves over HTTP until SIGINT, SIGTERM or SIGQUIT: under a master with `--workers`
-/// worker processes, or in this process alone with `--workers 0`. `on_bound` hears the real
-/// address once the service answers. `config` is the run.toml the settings came from, which
+/// worker processes, or in this process alone with `--workers 0`. `on_bound` hears where it
+/// listens once the service answers. `config` is the run.toml the settings came from, which
 /// `--reload` watches.
-pub fn serve(s: &Settings, config: Option<&Path>, on_bound: impl FnOnce(SocketAddr)) -> Result<(), CommandError> {
+pub fn serve(s: &Settings, config: Option<&Path>, on_bound: impl FnOnce(&Address)) -> Result<(), CommandError> {
     if s.process.workers == 0 && s.http.max_requests.is_some() {
         return Err(CommandError::Usage("--max-requests needs worker processes (--workers 1 or more)".into()));
     }
-    if s.process.workers == 0 {
-        let built = build(s)?;
-        let listening = Listening::on(listener(s)?, &http_config(s)?)?;
-        let addr = listening.local_addr();
-        on_bound(addr);
-        log::info!("listening on http://{addr}/ with {}", served(&built));
-        listening.serve_until_signal(Arc::new(built.rpc), Arc::new(s.extras.clone()))?;
-    } else {
-        http_config(s)?; // a bad auth file stops start-up here, before any worker
-        let listener = listener(s)?;
-        let addr = listener.local_addr()?;
-        let watched = || match config.map(crate::config::load) {
-            Some(Ok(fresh)) => watched_files(&fresh, config),
-            _ => watched_files(s, config),
-        };
-        let ready = || {
-            on_bound(addr);
-            log::info!("listening on http://{addr}/ with {} worker(s)", s.process.workers);
-        };
-        let process = master::ProcessConfig { metrics: s.http.metrics, ..s.process.clone() };
-        master::run(listener, &process, s.http.grace, &watched, ready)?;
+    if s.http.unix.is_some() && !s.http.allow_from.is_empty() {
+        return Err(CommandError::Usage(
+            "--allow-from does not apply to --unix: a Unix socket has no client address".into(),
+        ));
     }
+    raise_open_file_limit();
+    let (listener, made) = listener(s)?;
+    let address = listener.address()?;
+    let served = if s.process.workers == 0 {
+        let built = build(s)?;
+        let listening = Listening::on(listener, &http_config(s)?)?;
+        on_bound(&address);
+        log::info!("listening on {address} with {}", served(&built));
+        listening.serve_until_signal(Arc::new(built.rpc), Arc::new(s.extras.clone())).map_err(CommandError::from)
+    } else {
+        (|| {
+            http_config(s)?; // a bad auth file stops start-up here, before any worker
+            let watched = || match config.map(crate::config::load) {
+                Some(Ok(fresh)) => watched_files(&fresh, config),
+                _ => watched_files(s, config),
+            };
+            let ready = || {
+                on_bound(&address);
+                log::info!("listening on {address} with {} worker(s)", s.process.workers);
+            };
+            let process = master::ProcessConfig { metrics: s.http.metrics, ..s.process.clone() };
+            master::run(listener, &process, s.http.grace, &watched, ready)?;
+            Ok(())
+        })()
+    };
+    // The socket file made here goes with the server (one passed by systemd is systemd's).
+    if let Some(path) = made {
+        let _ = std::fs::remove_file(path);
+    }
+    served?;
     log::info!("stopped");
     Ok(())
+}
+
+/// Each connection holds a thread and a descriptor: take all the descriptors allowed (the
+/// binary's choice, not the library's: an embedder sets its own limits).
+fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(n) => log::debug!("open file limit: {n}"),
+        Err(e) => log::warn!("cannot raise the open file limit: {e}"),
+    }
 }
 
 /// The HTTP settings with the auth file read (each serving process reads it afresh).
@@ -188,17 +209,36 @@ pub fn http_config(s: &Settings) -> Result<server::HttpConfig, CommandError> {
     Ok(http)
 }
 
-/// The socket systemd passed (socket activation: `LISTEN_FDS`), else one bound here.
-fn listener(s: &Settings) -> Result<TcpListener, CommandError> {
+/// The socket systemd passed (socket activation: `LISTEN_FDS`), TCP or Unix, else one bound
+/// here: `--unix`'s (with its path, to remove at the end) or TCP.
+fn listener(s: &Settings) -> Result<(Listener, Option<PathBuf>), CommandError> {
     let mut fds = listenfd::ListenFd::from_env();
-    match fds.take_tcp_listener(0) {
-        Ok(Some(listener)) => {
-            log::info!("serving on the socket systemd passed (LISTEN_FDS)");
-            server::tune(&socket2::SockRef::from(&listener), &s.http)?;
-            Ok(listener)
+    let passed = match fds.take_tcp_listener(0) {
+        Ok(Some(tcp)) => {
+            server::tune(&socket2::SockRef::from(&tcp), &s.http)?;
+            Some(Listener::Tcp(tcp))
         }
-        Ok(None) => Ok(server::bind_socket(&s.http)?),
-        Err(e) => Err(CommandError::Usage(format!("LISTEN_FDS is set, but descriptor 3 is no TCP socket: {e}"))),
+        Ok(None) => None,
+        Err(_) => match fds.take_unix_listener(0) {
+            Ok(unix) => unix.map(Listener::Unix),
+            Err(e) => {
+                return Err(CommandError::Usage(format!(
+                    "LISTEN_FDS is set, but descriptor 3 is neither a TCP nor a Unix stream socket: {e}"
+                )));
+            }
+        },
+    };
+    if let Some(listener) = passed {
+        log::info!("serving on the socket systemd passed (LISTEN_FDS)");
+        return Ok((listener, None));
+    }
+    match &s.http.unix {
+        Some(path) => {
+            let bound = server::bind_unix(path)
+                .map_err(|source| ServeError::Bind { addr: path.display().to_string(), source })?;
+            Ok((Listener::Unix(bound), Some(path.clone())))
+        }
+        None => Ok((Listener::Tcp(server::bind_socket(&s.http)?), None)),
     }
 }
 

@@ -55,7 +55,15 @@ impl std::error::Error for ConfigError {}
 struct File {
     host: Option<String>,
     port: Option<u16>,
-    threads: Option<usize>,
+    threads: Option<toml::Value>,
+    unix: Option<PathBuf>,
+    max_connections: Option<usize>,
+    header_timeout: Option<f64>,
+    body_timeout: Option<f64>,
+    keepalive_timeout: Option<f64>,
+    write_timeout: Option<f64>,
+    max_header_bytes: Option<usize>,
+    max_headers: Option<usize>,
     rpc_path: Option<String>,
     #[serde(rename = "static")]
     static_dir: Option<PathBuf>,
@@ -99,7 +107,32 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         s.http.host = host;
     }
     s.http.port = file.port.unwrap_or(s.http.port);
-    s.http.threads = file.threads.unwrap_or(0);
+    if file.threads.is_some() {
+        return Err(err(
+            None,
+            "threads is retired: each connection has a thread of its own; use max_connections".into(),
+        ));
+    }
+    s.http.unix = file.unix.map(near);
+    s.http.max_connections = file.max_connections.unwrap_or(s.http.max_connections);
+    let timeouts = [
+        ("header_timeout", file.header_timeout, &mut s.http.header_timeout),
+        ("body_timeout", file.body_timeout, &mut s.http.body_timeout),
+        ("keepalive_timeout", file.keepalive_timeout, &mut s.http.keepalive_timeout),
+        ("write_timeout", file.write_timeout, &mut s.http.write_timeout),
+    ];
+    for (key, value, field) in timeouts {
+        if let Some(value) = value {
+            *field = crate::cli::seconds(&value.to_string()).map_err(|e| err(None, format!("{key}: {e}")))?;
+        }
+    }
+    s.http.max_header_bytes = file.max_header_bytes.unwrap_or(s.http.max_header_bytes);
+    if let Some(n) = file.max_headers {
+        if !(1..=512).contains(&n) {
+            return Err(err(None, format!("max_headers: {n} is not in 1..=512")));
+        }
+        s.http.max_headers = n;
+    }
     if let Some(p) = file.rpc_path {
         if !p.starts_with('/') {
             return Err(err(None, format!("rpc_path {p:?} must start with '/'")));

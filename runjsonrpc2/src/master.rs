@@ -5,10 +5,10 @@
 //! add or remove a worker. Workers are started by exec of this same binary, never by a bare
 //! fork of this multi-threaded process.
 
+use crate::server::Listener;
 use crate::worker::WORKER_VAR;
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::ExitStatusExt;
@@ -125,7 +125,7 @@ impl Worker {
 /// Runs workers on `listener` until a stop signal; `on_ready` is called once, when the first
 /// worker is ready to serve. `watched` lists the files `--reload` watches.
 pub fn run(
-    listener: TcpListener,
+    listener: Listener,
     config: &ProcessConfig,
     grace: Duration,
     watched: &dyn Fn() -> Vec<PathBuf>,
@@ -218,7 +218,7 @@ pub fn run(
 
 struct Master {
     /// The listening socket, until a stop: then only the workers' copies keep it open.
-    listener: Option<TcpListener>,
+    listener: Option<Listener>,
     exe: PathBuf,
     args: Vec<std::ffi::OsString>,
     events: mpsc::Sender<Event>,

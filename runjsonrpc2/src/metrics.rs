@@ -1,7 +1,7 @@
 //! `GET /metrics` (`--metrics`): what the server does, in the Prometheus text format.
 //!
 //! Each process counts its own calls (by method and outcome), RPC request latencies, refused
-//! requests (by HTTP status) and stranded connections. Under a master, every worker sends a
+//! requests (by HTTP status) and connections the server closed on an error. Under a master, every worker sends a
 //! [`Snapshot`] of its counts to the master once a second; the master adds them up (keeping
 //! the last counts of workers that have ended, so totals only grow), adds its own counts of
 //! worker starts and exits by cause, and writes the page to a file that whichever worker
@@ -26,7 +26,7 @@ static ENABLED: AtomicBool = AtomicBool::new(false);
 static COUNTS: Mutex<Snapshot> = Mutex::new(Snapshot::new());
 static LATENCY: [AtomicU64; BOUNDS.len() + 1] = [const { AtomicU64::new(0) }; BOUNDS.len() + 1];
 static LATENCY_SUM_NANOS: AtomicU64 = AtomicU64::new(0);
-static STRANDED: AtomicU64 = AtomicU64::new(0);
+static CLOSED: AtomicU64 = AtomicU64::new(0);
 
 /// One process's counts, or a sum of them.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -38,7 +38,7 @@ pub struct Snapshot {
     /// Latency histogram: counts per bucket of `BOUNDS` and one above them, and the sum.
     pub latency: Vec<u64>,
     pub latency_sum: f64,
-    pub stranded: u64,
+    pub closed_on_error: u64,
     /// The master's counts: worker processes started, and ended by cause.
     pub worker_starts: u64,
     pub worker_exits: BTreeMap<String, u64>,
@@ -51,7 +51,7 @@ impl Snapshot {
             refused: BTreeMap::new(),
             latency: Vec::new(),
             latency_sum: 0.0,
-            stranded: 0,
+            closed_on_error: 0,
             worker_starts: 0,
             worker_exits: BTreeMap::new(),
         }
@@ -75,7 +75,7 @@ impl Snapshot {
             *mine += n;
         }
         self.latency_sum += other.latency_sum;
-        self.stranded += other.stranded;
+        self.closed_on_error += other.closed_on_error;
         self.worker_starts += other.worker_starts;
         for (cause, n) in &other.worker_exits {
             *self.worker_exits.entry(cause.clone()).or_default() += n;
@@ -107,9 +107,9 @@ impl Snapshot {
         for (status, n) in &self.refused {
             let _ = writeln!(p, "runjsonrpc2_http_refused_total{{status=\"{status}\"}} {n}");
         }
-        let help = "Connections answered and never read again (ambiguous or refused bodies).";
-        family(p, "stranded_connections_total", "counter", help);
-        let _ = writeln!(p, "runjsonrpc2_stranded_connections_total {}", self.stranded);
+        let help = "Connections closed after an error answer (a limit, a timeout, an ambiguous body).";
+        family(p, "connections_closed_on_error_total", "counter", help);
+        let _ = writeln!(p, "runjsonrpc2_connections_closed_on_error_total {}", self.closed_on_error);
         if supervised {
             family(p, "worker_starts_total", "counter", "Worker processes started.");
             let _ = writeln!(p, "runjsonrpc2_worker_starts_total {}", self.worker_starts);
@@ -170,9 +170,9 @@ pub(crate) fn refused(status: u16) {
     }
 }
 
-/// Counts a stranded connection.
-pub(crate) fn stranded() {
-    STRANDED.fetch_add(1, Ordering::Relaxed);
+/// Counts a connection closed after an error answer.
+pub(crate) fn closed_on_error() {
+    CLOSED.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Counts one JSON-RPC request's time.
@@ -188,7 +188,7 @@ pub fn snapshot() -> Snapshot {
     let mut snapshot = COUNTS.lock().unwrap_or_else(|e| e.into_inner()).clone();
     snapshot.latency = LATENCY.iter().map(|n| n.load(Ordering::Relaxed)).collect();
     snapshot.latency_sum = LATENCY_SUM_NANOS.load(Ordering::Relaxed) as f64 / 1e9;
-    snapshot.stranded = STRANDED.load(Ordering::Relaxed);
+    snapshot.closed_on_error = CLOSED.load(Ordering::Relaxed);
     snapshot
 }
 

@@ -9,9 +9,8 @@
 
 use crate::command::{self, CommandError};
 use crate::config::Settings;
-use crate::server::{Listening, Retire, Stopper};
+use crate::server::{Listener, Listening, Retire, Stopper};
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -112,11 +111,11 @@ pub fn run(settings: &Settings) -> u8 {
 /// Takes the listening socket (stdin) and the master's socket (stdout) as descriptors of our
 /// own that children do not inherit, and points stdin at /dev/null and stdout at stderr (so
 /// a plugin's printf lands in the log, not in the master's socket).
-fn adopt() -> std::io::Result<(TcpListener, UnixStream)> {
+fn adopt() -> std::io::Result<(Listener, UnixStream)> {
     let listener = std::io::stdin().as_fd().try_clone_to_owned()?;
     let master = std::io::stdout().as_fd().try_clone_to_owned()?;
-    let listener = TcpListener::from(listener);
-    listener.local_addr()?; // a TCP socket, not a terminal or a file
+    // A listening socket, TCP or Unix, not a terminal or a file.
+    let listener = Listener::from_fd(listener)?;
     let null = std::fs::File::open("/dev/null")?;
     crate::sys::redirect_std(0, null.as_fd())?;
     crate::sys::redirect_std(1, std::io::stderr().as_fd())?;

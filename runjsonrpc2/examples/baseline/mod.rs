@@ -59,7 +59,8 @@ fn run(answer: fn(&[u8], &mut Vec<u8>), whole: bool) {
                     }
                     answer(&body, &mut out);
                     if whole {
-                        let (head, rest) = framed.frame(&request, wire::Answer::Json(&out), false);
+                        let minor = request.http_version().1;
+                        let (head, rest) = framed.frame(minor, wire::Answer::Json(&out), wire::Then::KeepAlive);
                         let mut writer = request.into_writer();
                         let _ =
                             writer.write_all(head).and_then(|()| writer.write_all(rest)).and_then(|()| writer.flush());

@@ -1,13 +1,13 @@
 //! `--auth` at the door: a request's HTTP Basic credentials, checked before it is routed.
 
 use crate::auth::{Failures, User, Users};
-use tiny_http::{Header, Request};
+use std::net::IpAddr;
 
 /// Why a request is not let in: its status, one line, and the header that goes with it.
 pub(crate) struct Refusal {
     pub(crate) status: u16,
     pub(crate) message: String,
-    pub(crate) header: Header,
+    pub(crate) header: (&'static str, String),
 }
 
 /// The longest credentials decoded: `name:secret`.
@@ -18,19 +18,22 @@ const CHALLENGE: &str = "Basic realm=\"runjsonrpc2\", charset=\"UTF-8\"";
 /// The user a request's credentials name, or the refusal to send. The answer never says which
 /// part was wrong; a failure counts against the client's address, and an address past the
 /// limit is refused without a check (so it costs no hashing).
-pub(crate) fn check<'u>(request: &Request, users: &'u Users, failures: &Failures) -> Result<&'u User, Refusal> {
-    let Some(credentials) = request.headers().iter().find(|h| h.field.equiv("Authorization")) else {
+pub(crate) fn check<'u>(
+    authorization: Option<&[u8]>,
+    ip: Option<IpAddr>,
+    users: &'u Users,
+    failures: &Failures,
+) -> Result<&'u User, Refusal> {
+    let Some(credentials) = authorization else {
         return Err(unauthorized("authentication required"));
     };
-    let ip = request.remote_addr().map(|a| a.ip());
     if let Some(wait) = ip.and_then(|ip| failures.blocked(ip)) {
         let seconds = wait.as_secs() + 1;
-        let header = Header::from_bytes(&b"Retry-After"[..], seconds.to_string().as_bytes()).expect("valid header");
         let message = format!("too many failed logins from this address: try again in {seconds} s");
-        return Err(Refusal { status: 429, message, header });
+        return Err(Refusal { status: 429, message, header: ("Retry-After", seconds.to_string()) });
     }
     let mut buffer = [0u8; CREDENTIALS];
-    let decoded = basic(credentials.value.as_str(), &mut buffer);
+    let decoded = basic(credentials, &mut buffer);
     let user = decoded.and_then(split).and_then(|(name, secret)| users.check(name, secret));
     match user {
         Some(user) => Ok(user),
@@ -45,14 +48,13 @@ pub(crate) fn check<'u>(request: &Request, users: &'u Users, failures: &Failures
 }
 
 fn unauthorized(message: &str) -> Refusal {
-    let header = Header::from_bytes(&b"WWW-Authenticate"[..], CHALLENGE.as_bytes()).expect("valid header");
-    Refusal { status: 401, message: message.to_owned(), header }
+    Refusal { status: 401, message: message.to_owned(), header: ("WWW-Authenticate", CHALLENGE.to_owned()) }
 }
 
 /// The decoded token of `Basic BASE64(name:secret)`, in `buffer` (longer ones are refused:
 /// see [`CREDENTIALS`]).
-fn basic<'b>(value: &str, buffer: &'b mut [u8; CREDENTIALS]) -> Option<&'b [u8]> {
-    let value = value.as_bytes().trim_ascii();
+fn basic<'b>(value: &[u8], buffer: &'b mut [u8; CREDENTIALS]) -> Option<&'b [u8]> {
+    let value = value.trim_ascii();
     let scheme = value.get(..6)?;
     if !scheme.eq_ignore_ascii_case(b"basic ") {
         return None;
@@ -117,7 +119,7 @@ mod tests {
         ];
         for (value, want) in cases {
             let mut buffer = [0; CREDENTIALS];
-            assert_eq!(basic(value, &mut buffer).and_then(split), want, "{value:?}");
+            assert_eq!(basic(value.as_bytes(), &mut buffer).and_then(split), want, "{value:?}");
         }
     }
 
@@ -128,7 +130,7 @@ mod tests {
         for (extra, fits) in [("", true), ("s", false)] {
             let token = encode(format!("{name}:{secret}{extra}").as_bytes());
             let mut buffer = [0; CREDENTIALS];
-            let got = basic(&format!("Basic {token}"), &mut buffer).and_then(split);
+            let got = basic(format!("Basic {token}").as_bytes(), &mut buffer).and_then(split);
             assert_eq!(got.is_some(), fits, "{} bytes", name.len() + secret.len() + extra.len() + 1);
             if fits {
                 assert_eq!(got, Some((name.as_str(), secret.as_bytes())));

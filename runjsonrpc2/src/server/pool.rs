@@ -1,304 +1,239 @@
-//! The call threads: a pool that grows while every thread is busy, and the intake through
-//! which every request reaches one of them.
+//! The threads: one accepts connections, each connection is served start to end by a thread
+//! of its own, and threads are reused from one connection to the next.
 //!
-//! The intake takes requests off tiny_http's queue one at a time, under a lock, and reads
-//! their framing there. A request whose body's end is ambiguous is refused and its connection
-//! stranded; tiny_http may already have read a request pipelined behind it (a small body is
-//! read whole before the request is queued), and that request must never run: it may be the
-//! body as a proxy saw it. Because the intake judges a connection's requests in the order
-//! tiny_http queued them, the stranded connection is known before any request behind it is
-//! taken, and those are discarded at once: never run, never answered, holding no thread
-//! (answering would block for ever behind the stranded answer, which is never finished).
+//! The accept loop polls the listening socket together with a wake pipe (as gunicorn's sync
+//! worker does), so a stop ends it at once without touching the socket other workers share.
+//! At `max_connections` it stops accepting until one closes: new connections wait in the
+//! kernel's backlog, where another worker sharing the socket may take them.
 
-use super::deadline::Deadlines;
-use super::kick::{Kicker, Recent};
-use super::route::{self, Verdict};
-use super::{Event, HttpConfig, ServeError, Stopper, guard};
-use crate::engine::JsonRpc;
-use crate::signature::Extras;
-use std::collections::HashMap;
+use super::conn::{self, Scratch};
+use super::listen::{Listener, Stream};
+use super::shared::Shared;
+use std::collections::VecDeque;
+use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
-/// A thread above the pool's starting size leaves after this long without a request.
+/// A thread above the pool's kept ones leaves after this long without a connection.
 const IDLE: Duration = Duration::from_secs(10);
-/// Stopping: the queue must stay empty this long, with no call running, before threads leave.
-const QUIET: Duration = Duration::from_millis(100);
 
-/// What every call thread shares.
-pub(crate) struct Shared {
-    pub(crate) rpc: Arc<JsonRpc>,
-    pub(crate) extras: Arc<Extras>,
-    pub(crate) config: HttpConfig,
-    pub(crate) guard: guard::Guard,
-    pub(crate) stopper: Stopper,
-    pub(crate) pool: Pool,
-    pub(crate) deadlines: Deadlines,
-    /// Failed logins per address (`--auth`).
-    pub(crate) failures: crate::auth::Failures,
-    /// The users `--auth` checks (see `Listening`).
-    pub(crate) users: super::Users,
-    kicker: Arc<Kicker>,
-    intake: Mutex<Intake>,
-    /// Peers whose connection is stranded, with when a request last came from each (locked
-    /// briefly, never while waiting for a request).
-    stranded: Mutex<HashMap<SocketAddr, Instant>>,
-    /// Requests taken, for `max_requests`.
-    served: AtomicU64,
-}
+/// A connection accepted, not yet served.
+type Accepted = (Stream, Option<SocketAddr>);
 
-impl Shared {
-    pub(crate) fn new(
-        rpc: Arc<JsonRpc>,
-        extras: Arc<Extras>,
-        config: HttpConfig,
-        users: super::Users,
-        stopper: Stopper,
-        addr: SocketAddr,
-    ) -> Arc<Shared> {
-        let cap = match config.threads {
-            0 => super::DEFAULT_THREADS,
-            n => n,
-        };
-        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-        let done = stopper.clone();
-        Arc::new(Shared {
-            kicker: Kicker::start(addr, move || done.stopping()),
-            deadlines: Deadlines::new(config.timeout),
-            failures: Default::default(),
-            users,
-            rpc,
-            extras,
-            config,
-            guard: guard::Guard::default(),
-            stopper,
-            pool: Pool {
-                live: AtomicUsize::new(0),
-                busy: AtomicUsize::new(0),
-                overdue: AtomicUsize::new(0),
-                min: cores.min(cap),
-                cap,
-            },
-            intake: Mutex::new(Intake::default()),
-            stranded: Mutex::new(HashMap::new()),
-            served: AtomicU64::new(0),
-        })
-    }
-
-    /// Marks the connection of `request` stranded: requests read from it later are discarded.
-    pub(crate) fn strand(&self, peer: Option<SocketAddr>) {
-        if let Some(peer) = peer {
-            remember(&mut self.stranded.lock().unwrap_or_else(|e| e.into_inner()), peer);
-        }
-    }
-}
-
-/// The call threads' counts.
+/// The connection threads' counts, and the connections waiting for one.
 pub(crate) struct Pool {
-    /// Threads running.
-    live: AtomicUsize,
-    /// Threads handling a request.
-    busy: AtomicUsize,
-    /// Threads in a call already answered past its deadline (see `deadline`).
-    pub(crate) overdue: AtomicUsize,
-    /// The pool's starting size, below which idle threads stay.
-    min: usize,
-    /// The most threads.
-    cap: usize,
+    state: Mutex<State>,
+    /// Threads waiting for a connection.
+    work: Condvar,
+    /// The accept loop waiting for a connection to close.
+    room: Condvar,
+    /// `Running::wait` waiting for threads to leave.
+    left: Condvar,
+    /// Threads kept waiting for connections, however long they wait: one per core.
+    keep: usize,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<Accepted>,
+    /// Threads waiting for a connection.
+    waiting: usize,
+    /// Threads running (waiting ones included).
+    live: usize,
+    /// Connections accepted and not yet closed.
+    open: usize,
 }
 
 impl Pool {
-    pub(crate) fn busy(&self) -> usize {
-        self.busy.load(Ordering::SeqCst)
+    pub(crate) fn new() -> Arc<Pool> {
+        let keep = std::thread::available_parallelism().map_or(2, |n| n.get());
+        Arc::new(Pool {
+            state: Mutex::new(State::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            left: Condvar::new(),
+            keep,
+        })
     }
 
-    /// The threads a stop waits for: all but those stuck past their deadline.
-    pub(crate) fn waited_for(&self) -> usize {
-        self.live.load(Ordering::SeqCst).saturating_sub(self.overdue.load(Ordering::SeqCst))
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes every waiting thread and the accept loop (a stop).
+    pub(crate) fn wake_all(&self) {
+        let _state = self.lock();
+        self.work.notify_all();
+        self.room.notify_all();
+        self.left.notify_all();
+    }
+
+    /// Threads running.
+    pub(crate) fn live(&self) -> usize {
+        self.lock().live
+    }
+
+    /// Waits until `done` holds for the number of threads running, or `until` passes;
+    /// returns that number.
+    pub(crate) fn wait(&self, done: &dyn Fn(usize) -> bool, until: Option<std::time::Instant>) -> usize {
+        let mut state = self.lock();
+        while !done(state.live) {
+            state = match until {
+                None => self.left.wait(state).unwrap_or_else(|e| e.into_inner()),
+                Some(until) => {
+                    let left = until.saturating_duration_since(std::time::Instant::now());
+                    if left.is_zero() {
+                        break;
+                    }
+                    // Woken now and then: a thread stuck past its deadline changes `done`.
+                    let wait = left.min(Duration::from_millis(100));
+                    self.left.wait_timeout(state, wait).unwrap_or_else(|e| e.into_inner()).0
+                }
+            };
+        }
+        state.live
     }
 }
 
-/// What the intake lock guards (held while waiting for a request).
-#[derive(Default)]
-struct Intake {
-    /// Connections seen lately, to notice new ones (see `kick`).
-    recent: Recent,
-    /// Requests discarded from stranded connections.
-    discarded: usize,
-    /// Stopping, the queue stayed empty: threads leave once it is empty again.
-    drained: bool,
-}
-
-/// Starts the pool's first threads and, with a deadline, its watchdog.
-pub(crate) fn start(server: &Arc<tiny_http::Server>, shared: &Arc<Shared>) {
-    for _ in 0..shared.pool.min {
-        spawn(server, shared);
-    }
-    if shared.config.timeout.is_some() {
-        super::deadline::watch(shared.clone());
+/// Starts the accept loop on `listener`, which ends at a stop (the wake pipe).
+pub(crate) fn start(listener: Listener, wake: Option<std::io::PipeReader>, shared: Arc<Shared>, pool: Arc<Pool>) {
+    let spawned = std::thread::Builder::new().name("rpc-accept".into()).spawn({
+        let (shared, pool) = (shared.clone(), pool.clone());
+        move || accept_loop(&listener, wake.as_ref(), &shared, &pool)
+    });
+    if let Err(e) = spawned {
+        shared.stopper.fail(super::ServeError::Accept(e));
     }
 }
 
-/// Starts one more call thread, unless the pool is at its cap.
-fn spawn(server: &Arc<tiny_http::Server>, shared: &Arc<Shared>) {
-    let pool = &shared.pool;
-    if pool.live.fetch_add(1, Ordering::SeqCst) >= pool.cap {
-        pool.live.fetch_sub(1, Ordering::SeqCst);
+fn accept_loop(listener: &Listener, wake: Option<&std::io::PipeReader>, shared: &Arc<Shared>, pool: &Arc<Pool>) {
+    let stopper = &shared.stopper;
+    let max = shared.config.max_connections.max(1);
+    // Another process sharing the socket may take a connection this one was woken for.
+    if let Err(e) = listener.set_nonblocking(true) {
+        return shared.stopper.fail(super::ServeError::Accept(e));
+    }
+    let mut pause = None;
+    while !stopper.stopping() {
+        {
+            let mut state = pool.lock();
+            while state.open >= max && !stopper.stopping() {
+                state = pool.room.wait(state).unwrap_or_else(|e| e.into_inner());
+            }
+        }
+        let polled = match wake {
+            Some(wake) => crate::sys::poll_readable([listener.as_fd(), wake.as_fd()], pause.take()).map(|_| ()),
+            // No wake pipe could be made: look for a stop ten times a second.
+            None => crate::sys::poll_readable([listener.as_fd()], pause.take().or(Some(Duration::from_millis(100))))
+                .map(|_| ()),
+        };
+        match polled {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return stopper.fail(super::ServeError::Accept(e)),
+        }
+        if stopper.stopping() {
+            break;
+        }
+        match listener.accept() {
+            Ok(accepted) => hand(accepted, shared, pool),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+                // connection waits in the backlog; try again in a while, as nginx does.
+                // A connection aborted before it was taken (ECONNABORTED) is no fault.
+                if e.kind() != std::io::ErrorKind::ConnectionAborted {
+                    log::warn!("cannot accept a connection ({e}); trying again in 100 ms");
+                    pause = Some(Duration::from_millis(100));
+                }
+            }
+        }
+    }
+    log::debug!("no longer accepting");
+}
+
+/// Gives a connection to a waiting thread, or to a new one.
+fn hand(accepted: Accepted, shared: &Arc<Shared>, pool: &Arc<Pool>) {
+    let mut state = pool.lock();
+    state.open += 1;
+    if state.waiting > state.queue.len() {
+        state.queue.push_back(accepted);
+        pool.work.notify_one();
         return;
     }
-    let (server, thread_shared) = (server.clone(), shared.clone());
-    let spawned = std::thread::Builder::new().name("rpc-call".into()).spawn(move || run(&server, &thread_shared));
-    if let Err(e) = spawned {
-        pool.live.fetch_sub(1, Ordering::SeqCst);
-        log::warn!("cannot start a call thread: {e}");
-        if pool.live.load(Ordering::SeqCst) == 0 {
-            shared.stopper.fail(ServeError::Accept(e));
+    state.live += 1;
+    drop(state);
+    let (thread_shared, thread_pool) = (shared.clone(), pool.clone());
+    let (send, first) = std::sync::mpsc::sync_channel::<Accepted>(1);
+    let spawned = std::thread::Builder::new().name("rpc-conn".into()).spawn(move || {
+        if let Ok(accepted) = first.recv() {
+            run(accepted, &thread_shared, &thread_pool);
+        }
+    });
+    match spawned {
+        Ok(_) => {
+            let _ = send.send(accepted);
+        }
+        Err(e) => {
+            log::warn!("cannot start a thread for a connection ({e}): answering 503");
+            let mut state = pool.lock();
+            (state.live, state.open) = (state.live - 1, state.open - 1);
+            drop(state);
+            let mut stream = &accepted.0;
+            let body = "no thread for the connection\n";
+            let busy = format!(
+                "HTTP/1.1 503 Service Unavailable\r\nServer: runjsonrpc2\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            crate::metrics::refused(503);
+            let _ = stream.write_all(busy.as_bytes());
         }
     }
 }
 
-/// Counts a thread out when it leaves, however it leaves.
-struct Leave<'a>(&'a Shared);
-
-impl Drop for Leave<'_> {
-    fn drop(&mut self) {
-        self.0.pool.live.fetch_sub(1, Ordering::SeqCst);
-        self.0.stopper.send(Event::Left);
-    }
-}
-
-fn run(server: &Arc<tiny_http::Server>, shared: &Arc<Shared>) {
-    let _leave = Leave(shared);
+/// A connection thread: serves connections one after another, until it has waited too long
+/// for the next (above the kept ones) or the server stops.
+fn run(first: Accepted, shared: &Arc<Shared>, pool: &Arc<Pool>) {
     let slot = shared.deadlines.register();
-    let mut scratch = route::Scratch::new(&shared.extras);
-    while let Some((request, verdict)) = next(server, shared) {
-        let pool = &shared.pool;
-        let busy = pool.busy.fetch_add(1, Ordering::SeqCst) + 1;
-        if busy >= pool.live.load(Ordering::SeqCst) && !shared.stopper.stopping() {
-            // Every thread is busy: one more waits for the next request.
-            spawn(server, shared);
-        }
-        let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            route::handle(request, verdict, shared, slot.as_deref(), &mut scratch)
+    let mut scratch = Scratch::new(shared, slot.clone());
+    let mut next = Some(first);
+    while let Some((stream, peer)) = next.take() {
+        let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            conn::serve(stream, peer, shared, &mut scratch);
         }));
-        if let Err(panic) = handled {
+        if let Err(panic) = served {
             let message = crate::engine::panic_message(panic.as_ref());
-            log::error!("a call thread panicked outside any procedure ({message}); it goes on");
-            // A request left in the slot is let go (tiny_http answers it 500).
-            if let Some(slot) = &slot {
-                drop(slot.end(shared));
+            log::error!("a connection thread panicked outside any procedure ({message}); it goes on");
+            if let Some(slot) = scratch.slot() {
+                shared.deadlines.end(slot);
             }
+            scratch = Scratch::new(shared, slot.clone());
         }
-        pool.busy.fetch_sub(1, Ordering::SeqCst);
-        if let Some(max) = shared.config.max_requests
-            && shared.served.fetch_add(1, Ordering::SeqCst) + 1 == max
-        {
-            shared.stopper.retire(&format!("served {max} requests (--max-requests)"));
-        }
-        scratch.shrink();
-    }
-    shared.deadlines.unregister(slot);
-}
-
-/// The next request for this thread with its framing read, or `None` when the thread should
-/// leave (stopping and drained, or idle above the pool's starting size).
-fn next(server: &tiny_http::Server, shared: &Shared) -> Option<(tiny_http::Request, Verdict)> {
-    let mut intake = shared.intake.lock().unwrap_or_else(|e| e.into_inner());
-    let (pool, stopper) = (&shared.pool, &shared.stopper);
-    loop {
-        let request = if stopper.stopping() {
-            if intake.drained {
-                match server.try_recv() {
-                    Ok(Some(r)) => r,
-                    _ => return None,
-                }
-            } else {
-                // Answer what is queued, then leave once the queue stays empty with no call
-                // running (their connections may still send). The stop's unblock token and
-                // the accept loop's final error come through here too.
-                let asked = Instant::now();
-                match server.recv_timeout(QUIET) {
-                    Ok(Some(r)) => r,
-                    Ok(None) if asked.elapsed() < QUIET => continue,
-                    Err(_) => {
-                        stopper.0.accept.ended();
-                        continue;
-                    }
-                    Ok(None) if pool.busy() > pool.overdue.load(Ordering::SeqCst) => continue,
-                    Ok(None) => {
-                        intake.drained = true;
-                        return None;
-                    }
-                }
+        let mut state = pool.lock();
+        state.open -= 1;
+        pool.room.notify_one();
+        next = loop {
+            if let Some(accepted) = state.queue.pop_front() {
+                break Some(accepted);
             }
-        } else if pool.live.load(Ordering::SeqCst) > pool.min {
-            match server.recv_timeout(IDLE) {
-                Ok(Some(r)) => r,
-                Ok(None) if stopper.stopping() => continue,
-                // Idle: the pool shrinks by this thread, unless it is the only one waiting
-                // (the others busy, maybe for long): a request must find a thread waiting.
-                Ok(None) if pool.live.load(Ordering::SeqCst) - pool.busy() > 1 => return None,
-                Ok(None) => continue,
-                Err(e) => {
-                    accept_failed(shared, e);
-                    continue;
-                }
+            if shared.stopper.stopping() {
+                break None;
             }
-        } else {
-            match server.recv() {
-                Ok(r) => r,
-                // A stop's unblock token (stopping is set before it is sent).
-                Err(_) if stopper.stopping() => continue,
-                Err(e) => {
-                    accept_failed(shared, e);
-                    continue;
-                }
+            state.waiting += 1;
+            let (again, waited) = pool.work.wait_timeout(state, IDLE).unwrap_or_else(|e| e.into_inner());
+            state = again;
+            state.waiting -= 1;
+            if waited.timed_out() && state.queue.is_empty() && state.live > pool.keep {
+                break None;
             }
         };
-        let peer = request.remote_addr().copied();
-        let mut stranded = shared.stranded.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(peer) = peer.filter(|p| !stranded.is_empty() && stranded.contains_key(p)) {
-            remember(&mut stranded, peer);
-            drop(stranded);
-            intake.discarded += 1;
-            log::debug!("discarded a request behind a stranded connection from {peer}");
-            super::exit::discard(request);
-            if intake.discarded == guard::MAX_DISCARDED {
-                stopper.fail(ServeError::Stranded);
-            }
-            continue;
+        if next.is_none() {
+            state.live -= 1;
+            pool.left.notify_all();
         }
-        let verdict = Verdict::of(&request);
-        if let Some(peer) = peer.filter(|_| verdict.framing.is_err()) {
-            remember(&mut stranded, peer);
-        }
-        drop(stranded);
-        if let Some(peer) = peer
-            && intake.recent.is_new(peer)
-        {
-            shared.kicker.new_connection();
-        }
-        return Some((request, verdict));
     }
-}
-
-/// A stranded peer is forgotten after this long without a request: only once its connection
-/// is dead (it is never closed here; TCP keep-alive finds a vanished client after about 150 s)
-/// can another connection come from the same address and port.
-const FORGET_STRANDED: Duration = Duration::from_secs(600);
-
-/// Notes a request from a stranded peer now, and forgets those silent for [`FORGET_STRANDED`].
-fn remember(stranded: &mut HashMap<SocketAddr, Instant>, peer: SocketAddr) {
-    let now = Instant::now();
-    if stranded.insert(peer, now).is_none() && stranded.len().is_power_of_two() {
-        stranded.retain(|_, last| now.duration_since(*last) < FORGET_STRANDED);
-    }
-}
-
-/// tiny_http's accept loop ended on an error of its own (not our stop).
-fn accept_failed(shared: &Shared, error: std::io::Error) {
-    shared.stopper.0.accept.ended();
-    shared.stopper.fail(ServeError::Accept(error));
+    shared.deadlines.unregister(slot);
 }
