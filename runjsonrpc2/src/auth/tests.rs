@@ -49,6 +49,71 @@ fn malformed_files_name_the_line_and_reason() {
 }
 
 #[test]
+fn names_fit_basic_credentials_and_one_field() {
+    let cases = [
+        ("alice".to_owned(), true),
+        ("a".to_owned(), true),
+        (String::new(), false),
+        ("a".repeat(MAX_NAME), true),
+        ("a".repeat(MAX_NAME + 1), false),
+        ("\u{e9}".repeat(MAX_NAME / 2), true), // 64 bytes: the bound is in bytes
+        ("\u{e9}".repeat(MAX_NAME / 2 + 1), false),
+        ("#alice".to_owned(), false),
+        ("#".to_owned(), false),
+        ("al#ice".to_owned(), true),
+        ("alice#".to_owned(), true),
+        ("al:ice".to_owned(), false),
+        (":alice".to_owned(), false),
+        ("alice:".to_owned(), false),
+        ("al ice".to_owned(), false),
+        ("al\tice".to_owned(), false),
+        ("al\u{a0}ice".to_owned(), false), // a no-break space
+        ("al\u{7}ice".to_owned(), false),  // a control character that is not a space
+        ("al\u{7f}ice".to_owned(), false),
+        ("\u{e5}lice".to_owned(), true),
+    ];
+    for (name, want) in cases {
+        let got = check_name(&name);
+        assert_eq!(got.is_ok(), want, "{name:?}: {got:?}");
+        if let Err(e) = got {
+            assert!(e.starts_with(&format!("bad user name {name:?}: 1 to 64 characters")), "{e}");
+        }
+    }
+}
+
+#[test]
+fn hash_costs_are_bounded_and_salts_and_outputs_required() {
+    // The salt "saltsalt" (8 bytes, the least a PHC string may hold), the output "hashhashhash".
+    let (salt, output) = ("c2FsdHNhbHQ", "aGFzaGhhc2hoYXNo");
+    let hash = |params: &str| format!("$argon2id$v=19${params}${salt}${output}");
+    let salt_error = "argon2id hash without a salt of 8 bytes or more, or without its output";
+    let cases = [
+        (hash("m=64,t=1,p=1"), ""),
+        (hash("m=262144,t=1,p=1"), ""),
+        (hash("m=262145,t=1,p=1"), "argon2id memory 262145 KiB, at most 262144"),
+        (hash("m=64,t=16,p=1"), ""),
+        (hash("m=64,t=17,p=1"), "argon2id passes 17 and lanes 1, at most 16 each"),
+        (hash("m=128,t=1,p=16"), ""),
+        (hash("m=136,t=1,p=17"), "argon2id passes 1 and lanes 17, at most 16 each"),
+        (hash("m=136,t=17,p=17"), "argon2id passes 17 and lanes 17, at most 16 each"),
+        (hash("m=128,t=16,p=16"), ""),
+        (hash("m=8,t=1,p=2"), "bad argon2id parameters"),
+        (format!("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQx${output}"), ""), // a 9-byte salt
+        (format!("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbH${output}"), "hash is not a PHC string"), // 7 bytes
+        (format!("$argon2id$v=19$m=64,t=1,p=1${salt}"), salt_error),
+        ("$argon2id$v=19$m=64,t=1,p=1".to_owned(), salt_error),
+        (format!("$argon2i$v=19$m=64,t=1,p=1${salt}${output}"), "hash algorithm argon2i, supported argon2id"),
+    ];
+    for (text, want) in cases {
+        let got = secret::check_hash(&text).map(drop);
+        match got {
+            Ok(()) => assert_eq!(want, "", "{text} passed"),
+            Err(e) => assert!(!want.is_empty() && e.starts_with(want), "{text}\n got: {e}\nwant: {want}"),
+        }
+    }
+}
+
+#[test]
 fn patterns_allow_exact_names_prefixes_and_everything() {
     let h = cheap_hash("x");
     let file = format!("any {h} *\nsome {h} sample.* hello.greeting\nnone {h} nothing.here");
