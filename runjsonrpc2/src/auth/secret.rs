@@ -78,10 +78,37 @@ pub(super) struct Verifier {
     key: [u8; 16],
     pub(super) cached: Mutex<Vec<Option<[u8; 16]>>>,
     /// Argon2id runs allowed at once (one per core): each allocates its memory cost.
-    permits: Mutex<usize>,
+    pub(super) permits: Mutex<usize>,
     freed: Condvar,
     /// The hash an unknown name is checked against, so that it takes as long as a known one.
     decoy: OnceLock<String>,
+    /// Counts the Argon2id runs under way, for the tests of the cap.
+    #[cfg(test)]
+    pub(super) probe: Probe,
+}
+
+/// The Argon2id runs under way and their peak, in tests only; each run is held `hold` longer,
+/// so that runs overlap whenever the cap lets them.
+#[cfg(test)]
+#[derive(Default)]
+pub(super) struct Probe {
+    running: std::sync::atomic::AtomicUsize,
+    pub(super) peak: std::sync::atomic::AtomicUsize,
+    pub(super) hold: std::time::Duration,
+}
+
+#[cfg(test)]
+impl Probe {
+    fn enter(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let running = self.running.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(running, SeqCst);
+        std::thread::sleep(self.hold);
+    }
+
+    fn leave(&self) {
+        self.running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Verifier {
@@ -92,6 +119,8 @@ impl Verifier {
             permits: Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             freed: Condvar::new(),
             decoy: OnceLock::new(),
+            #[cfg(test)]
+            probe: Probe::default(),
         }
     }
 
@@ -121,7 +150,11 @@ impl Verifier {
         }
         *permits -= 1;
         drop(permits);
+        #[cfg(test)]
+        self.probe.enter();
         let passed = Argon2::default().verify_password(secret, hash).is_ok();
+        #[cfg(test)]
+        self.probe.leave();
         *self.permits.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.freed.notify_one();
         passed

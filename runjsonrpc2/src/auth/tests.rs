@@ -172,6 +172,33 @@ fn the_cache_holds_only_a_verified_credential() {
 }
 
 #[test]
+fn argon2_runs_at_most_as_many_at_once_as_its_permits() {
+    let file: String = (0..6).map(|i| format!("u{i} {} *\n", cheap_hash("right"))).collect();
+    for cap in [1, 2, 3] {
+        let mut u = users(&file).unwrap();
+        *u.verifier.permits.lock().unwrap() = cap;
+        u.verifier.probe.hold = std::time::Duration::from_millis(50);
+        // Six at once, each verified once (right, then cached) and failed once (wrong).
+        let start = std::sync::Barrier::new(6);
+        std::thread::scope(|s| {
+            for i in 0..6 {
+                let (u, start) = (&u, &start);
+                s.spawn(move || {
+                    let name = format!("u{i}");
+                    start.wait();
+                    assert!(u.check(&name, b"right").is_some());
+                    assert!(u.check(&name, b"right").is_some());
+                    assert!(u.check(&name, b"wrong").is_none());
+                });
+            }
+        });
+        let peak = u.verifier.probe.peak.load(std::sync::atomic::Ordering::SeqCst);
+        assert_eq!(peak, cap, "{cap} permits");
+        assert_eq!(*u.verifier.permits.lock().unwrap(), cap, "all returned");
+    }
+}
+
+#[test]
 fn hashed_secrets_verify_and_random_secrets_differ() {
     let secret = random_secret().unwrap();
     assert_eq!(secret.len(), 43);
