@@ -2,7 +2,7 @@
 //! that the slow hash runs once per user, not once per request.
 
 use argon2::password_hash::phc::PasswordHash;
-use argon2::{Argon2, Params, PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
 use siphasher::sip128::{Hasher128, SipHasher24};
 use std::hash::Hasher;
 use std::io::Read;
@@ -13,8 +13,8 @@ const MAX_MEMORY_KIB: u32 = 256 * 1024;
 /// The largest time cost and parallelism a file may ask for.
 const MAX_PASSES: u32 = 16;
 
-/// Checks that a file's hash is an Argon2id PHC string with bounded costs.
-pub(super) fn check_hash(text: &str) -> Result<(), String> {
+/// Checks that a file's hash is an Argon2id PHC string with bounded costs, and returns them.
+pub(super) fn check_hash(text: &str) -> Result<Params, String> {
     let hash = PasswordHash::new(text).map_err(|e| format!("hash is not a PHC string ($argon2id$v=19$m=...): {e}"))?;
     if hash.algorithm != argon2::ARGON2ID_IDENT {
         return Err(format!("hash algorithm {}, supported argon2id", hash.algorithm));
@@ -30,14 +30,30 @@ pub(super) fn check_hash(text: &str) -> Result<(), String> {
     if hash.salt.is_none_or(|s| s.len() < 8) || hash.hash.is_none() {
         return Err("argon2id hash without a salt of 8 bytes or more, or without its output".into());
     }
-    Ok(())
+    Ok(params)
+}
+
+/// The costs of the costliest of `costs`, with its lanes and output length; the defaults for
+/// none. The costliest takes the most memory times passes: without argon2's `parallel` feature
+/// the lanes run one after another, so the time goes with that product. The decoy takes them,
+/// so that an unknown name takes as long as the file's slowest user (issue #26).
+pub(super) fn costliest<'p>(costs: impl IntoIterator<Item = &'p Params>) -> Params {
+    let work = |p: &&Params| (u64::from(p.m_cost()) * u64::from(p.t_cost()), p.p_cost());
+    let Some(p) = costs.into_iter().max_by_key(work) else { return Params::default() };
+    Params::new(p.m_cost(), p.t_cost(), p.p_cost(), p.output_len()).unwrap_or_default()
 }
 
 /// Hashes a secret for the file: Argon2id with the recommended costs (19 MiB, 2 passes, 1
 /// lane) and a random 16-byte salt.
 pub fn hash_secret(secret: &[u8]) -> std::io::Result<String> {
+    hash_with(secret, Params::default())
+}
+
+/// Hashes a secret with Argon2id (version 19) at the given costs and a random 16-byte salt.
+fn hash_with(secret: &[u8], costs: Params) -> std::io::Result<String> {
     let salt: [u8; 16] = random_bytes()?;
-    let hash = Argon2::default().hash_password_with_salt(secret, &salt).map_err(std::io::Error::other)?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, costs);
+    let hash = argon2.hash_password_with_salt(secret, &salt).map_err(std::io::Error::other)?;
     Ok(hash.to_string())
 }
 
@@ -80,6 +96,8 @@ pub(super) struct Verifier {
     /// Argon2id runs allowed at once (one per core): each allocates its memory cost.
     pub(super) permits: Mutex<usize>,
     freed: Condvar,
+    /// The costs of the decoy: the file's costliest ([`costliest`]).
+    pub(super) decoy_costs: Params,
     /// The hash an unknown name is checked against, so that it takes as long as a known one.
     decoy: OnceLock<String>,
     /// Counts the Argon2id runs under way, for the tests of the cap.
@@ -112,12 +130,14 @@ impl Probe {
 }
 
 impl Verifier {
-    pub(super) fn new(users: usize) -> Verifier {
+    /// A verifier for `users` users, whose decoy hash will take `decoy_costs`.
+    pub(super) fn new(users: usize, decoy_costs: Params) -> Verifier {
         Verifier {
             key: random_bytes().unwrap_or_else(|e| panic!("cannot read /dev/urandom: {e}")),
             cached: Mutex::new(vec![None; users]),
             permits: Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             freed: Condvar::new(),
+            decoy_costs,
             decoy: OnceLock::new(),
             #[cfg(test)]
             probe: Probe::default(),
@@ -134,8 +154,6 @@ impl Verifier {
         {
             return true;
         }
-        let decoy = || self.decoy.get_or_init(|| hash_secret(b"decoy").unwrap_or_default()).as_str();
-        let hash = hash.unwrap_or_else(decoy);
         let passed = self.argon2(hash, secret) && index.is_some();
         if passed && let Some(i) = index {
             self.cached.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(mac);
@@ -143,7 +161,9 @@ impl Verifier {
         passed
     }
 
-    fn argon2(&self, hash: &str, secret: &[u8]) -> bool {
+    /// Whether `secret` matches `hash` (the decoy for `None`), in at most one Argon2id run per
+    /// permit; the decoy is made at its first use under the same permit, as costly as a run.
+    fn argon2(&self, hash: Option<&str>, secret: &[u8]) -> bool {
         let mut permits = self.permits.lock().unwrap_or_else(|p| p.into_inner());
         while *permits == 0 {
             permits = self.freed.wait(permits).unwrap_or_else(|p| p.into_inner());
@@ -152,7 +172,9 @@ impl Verifier {
         drop(permits);
         #[cfg(test)]
         self.probe.enter();
-        let passed = Argon2::default().verify_password(secret, hash).is_ok();
+        let decoy =
+            || self.decoy.get_or_init(|| hash_with(b"decoy", self.decoy_costs.clone()).unwrap_or_default()).as_str();
+        let passed = Argon2::default().verify_password(secret, hash.unwrap_or_else(decoy)).is_ok();
         #[cfg(test)]
         self.probe.leave();
         *self.permits.lock().unwrap_or_else(|p| p.into_inner()) += 1;

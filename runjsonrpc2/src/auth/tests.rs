@@ -199,6 +199,49 @@ fn argon2_runs_at_most_as_many_at_once_as_its_permits() {
 }
 
 #[test]
+fn the_decoy_takes_the_costs_of_the_costliest_hash() {
+    // Hashes are only parsed here, never run: the output "hashhashhash" is 12 bytes.
+    let hash = |params: &str| format!("$argon2id$v=19${params}$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo");
+    let default = argon2::Params::default();
+    let cases = [
+        (vec![], (default.m_cost(), default.t_cost(), default.p_cost(), default.output_len())),
+        (vec!["m=64,t=1,p=1"], (64, 1, 1, Some(12))),
+        (vec!["m=8192,t=4,p=1", "m=64,t=1,p=1"], (8192, 4, 1, Some(12))),
+        (vec!["m=64,t=1,p=1", "m=8192,t=4,p=1"], (8192, 4, 1, Some(12))),
+        (vec!["m=8192,t=4,p=1", "m=16384,t=1,p=1"], (8192, 4, 1, Some(12))), // memory times passes
+        (vec!["m=16384,t=1,p=1", "m=8192,t=4,p=1", "m=64,t=16,p=1"], (8192, 4, 1, Some(12))),
+        (vec!["m=512,t=1,p=2", "m=256,t=2,p=1"], (512, 1, 2, Some(12))), // a tie: the most lanes
+    ];
+    for (params, want) in cases {
+        let file: String = params.iter().enumerate().map(|(i, p)| format!("u{i} {} *\n", hash(p))).collect();
+        let c = &users(&file).unwrap().verifier.decoy_costs;
+        assert_eq!((c.m_cost(), c.t_cost(), c.p_cost(), c.output_len()), want, "{params:?}");
+    }
+}
+
+#[test]
+fn an_unknown_name_takes_as_long_as_a_wrong_secret_for_the_costliest_hash() {
+    // 64 MiB and 3 passes: five times the defaults, which the decoy took before issue #26.
+    let params = argon2::Params::new(64 * 1024, 3, 1, None).unwrap();
+    let costly = argon2::Argon2::default()
+        .hash_password_customized(b"right", b"saltsaltsalt", None, None, params)
+        .unwrap()
+        .to_string();
+    let u = users(&format!("costly {costly} *\ncheap {} *", cheap_hash("right"))).unwrap();
+    let time = |name: &str| {
+        let start = std::time::Instant::now();
+        assert!(u.check(name, b"wrong").is_none());
+        start.elapsed()
+    };
+    time("nobody"); // the decoy is hashed at the first unknown name
+    let (mut unknown, mut wrong): (Vec<_>, Vec<_>) = (0..5).map(|_| (time("nobody"), time("costly"))).unzip();
+    unknown.sort();
+    wrong.sort();
+    // Medians, and a generous bound, so that a loaded machine cannot make it flake.
+    assert!(unknown[2] * 2 >= wrong[2], "unknown name {:?}, wrong secret {:?}", unknown[2], wrong[2]);
+}
+
+#[test]
 fn hashed_secrets_verify_and_random_secrets_differ() {
     let secret = random_secret().unwrap();
     assert_eq!(secret.len(), 43);
