@@ -3,6 +3,7 @@
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use siphasher::sip128::{Hasher128, SipHasher24};
 use std::hash::Hasher;
 use std::io::Read;
@@ -57,25 +58,26 @@ fn hash_with(secret: &[u8], costs: Params) -> std::io::Result<String> {
     Ok(hash.to_string())
 }
 
-/// A new secret: 32 random bytes in URL-safe base64 without padding (43 characters).
+/// A new secret: 32 random bytes in URL-safe base64 without padding (43 characters), encoded
+/// by base64ct in constant time.
 pub fn random_secret() -> std::io::Result<String> {
     let bytes: [u8; 32] = random_bytes()?;
-    Ok(base64(&bytes, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false))
+    Ok(Base64UrlUnpadded::encode_string(&bytes))
 }
 
-/// Base64 of `bytes` in `alphabet`, with `=` padding or without.
+/// Base64 of `bytes` in the standard alphabet (ending `+/`) or the URL-safe one (`-_`), with
+/// `=` padding or without: the server's tests encode credentials with it.
+#[cfg(test)]
 pub(crate) fn base64(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
-    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            text.push(alphabet[(n >> (18 - 6 * i)) as usize & 63] as char);
-        }
-        if pad {
-            text.extend(std::iter::repeat_n('=', 3 - chunk.len()));
-        }
+    use base64ct::{Base64, Base64Unpadded, Base64Url};
+    assert!(alphabet.starts_with(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+    match (&alphabet[62..], pad) {
+        (b"+/", true) => Base64::encode_string(bytes),
+        (b"+/", false) => Base64Unpadded::encode_string(bytes),
+        (b"-_", true) => Base64Url::encode_string(bytes),
+        (b"-_", false) => Base64UrlUnpadded::encode_string(bytes),
+        _ => panic!("no base64 alphabet ends {:?}", &alphabet[62..]),
     }
-    text
 }
 
 fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {

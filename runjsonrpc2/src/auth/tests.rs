@@ -247,6 +247,8 @@ fn hashed_secrets_verify_and_random_secrets_differ() {
     assert_eq!(secret.len(), 43);
     assert!(secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'), "{secret}");
     assert_ne!(secret, random_secret().unwrap());
+    let bytes = <base64ct::Base64UrlUnpadded as base64ct::Encoding>::decode_vec(&secret).unwrap();
+    assert_eq!(bytes.len(), 32, "{secret}");
     let hash = hash_secret(secret.as_bytes()).unwrap();
     assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
     let u = users(&format!("alice {hash} *")).unwrap();
