@@ -100,6 +100,19 @@ mod tests {
         assert_eq!(f.blocked_at(ip, || t0 + WINDOW + Duration::from_secs(1)), Some(WINDOW - Duration::from_secs(1)));
     }
 
+    #[test]
+    fn the_public_path_reads_the_clock() {
+        let f = Failures::default();
+        let ip = "10.0.0.1".parse().unwrap();
+        for _ in 0..LIMIT - 1 {
+            f.failed(ip);
+        }
+        assert_eq!(f.blocked(ip), None);
+        f.failed(ip);
+        let wait = f.blocked(ip).unwrap();
+        assert!(wait > WINDOW - Duration::from_secs(10) && wait <= WINDOW, "{wait:?}");
+    }
+
     /// The `i`th of the addresses that fill the table.
     fn address(i: usize) -> IpAddr {
         IpAddr::V4((0x0a00_0000 + u32::try_from(i).unwrap()).into())

@@ -194,7 +194,7 @@ impl Verifier {
 }
 
 /// Compares without an early exit, so the time taken does not tell where two MACs differ.
-fn constant_time_eq(a: &[u8; 16], b: &[u8; 16]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8; 16], b: &[u8; 16]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(diff) == 0
 }

@@ -114,6 +114,46 @@ fn hash_costs_are_bounded_and_salts_and_outputs_required() {
 }
 
 #[test]
+fn users_tell_their_count_and_file_and_debug_shows_no_hash() {
+    let (a, b) = (cheap_hash("a"), cheap_hash("b"));
+    let cases = [
+        (String::new(), 0, r#"Users { file: "auth.txt", users: [] }"#),
+        ("# only a comment\n".to_owned(), 0, r#"Users { file: "auth.txt", users: [] }"#),
+        (format!("alice {a} *"), 1, r#"Users { file: "auth.txt", users: ["alice"] }"#),
+        (format!("alice {a} *\nbob {b} x"), 2, r#"Users { file: "auth.txt", users: ["alice", "bob"] }"#),
+    ];
+    for (text, len, debug) in cases {
+        let u = users(&text).unwrap();
+        assert_eq!((u.len(), u.is_empty()), (len, len == 0), "{text:?}");
+        assert_eq!(u.file(), Path::new("auth.txt"));
+        assert_eq!(format!("{u:?}"), debug);
+    }
+}
+
+#[test]
+fn macs_compare_equal_only_when_every_byte_is() {
+    let with = |changes: &[(usize, u8)]| {
+        let mut mac = [0x5a; 16];
+        changes.iter().for_each(|&(i, b)| mac[i] = b);
+        mac
+    };
+    let cases = [
+        (with(&[]), true),
+        (with(&[(0, 0x5b)]), false),
+        (with(&[(15, 0x00)]), false),
+        (with(&[(0, 0x5b), (1, 0x5b)]), false), // the same difference twice: no xor of differences
+        (with(&[(3, 0xa5)]), false),            // every bit differs: no and of bytes
+        (with(&[(7, 0x1a)]), false),            // bits only cleared
+        (with(&[(7, 0x7a)]), false),            // bits only set
+    ];
+    for (mac, want) in cases {
+        assert_eq!(secret::constant_time_eq(&[0x5a; 16], &mac), want, "{mac:02x?}");
+    }
+    assert!(secret::constant_time_eq(&[0; 16], &[0; 16]));
+    assert!(!secret::constant_time_eq(&[0; 16], &[0xff; 16]));
+}
+
+#[test]
 fn patterns_allow_exact_names_prefixes_and_everything() {
     let h = cheap_hash("x");
     let file = format!("any {h} *\nsome {h} sample.* hello.greeting\nnone {h} nothing.here");
@@ -133,6 +173,22 @@ fn patterns_allow_exact_names_prefixes_and_everything() {
     for (name, method, want) in cases {
         let user = u.users.iter().find(|x| x.name == name).unwrap();
         assert_eq!(user.may_call(method), want, "{name} calling {method:?}");
+    }
+}
+
+#[test]
+fn patterns_given_to_auth_add_are_checked() {
+    let cases: [(&[&str], bool); 6] = [
+        (&[], true),
+        (&["*"], true),
+        (&["sample.*", "hello.greeting"], true),
+        (&["sa*mple"], false),
+        (&["*.add"], false),
+        (&["sample.*", "**"], false),
+    ];
+    for (patterns, want) in cases {
+        let patterns: Vec<String> = patterns.iter().map(|p| p.to_string()).collect();
+        assert_eq!(check_patterns(&patterns).is_ok(), want, "{patterns:?}");
     }
 }
 
