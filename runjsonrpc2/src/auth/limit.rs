@@ -92,8 +92,73 @@ mod tests {
         assert_eq!(f.blocked_at(ip, || t0 + Duration::from_secs(10)), Some(WINDOW - Duration::from_secs(10)));
         assert_eq!(f.blocked_at(other, || t0), None);
         assert_eq!(f.blocked_at(ip, || t0 + WINDOW), None);
-        f.failed_at(ip, t0 + WINDOW); // a new window: one failure
+        f.failed_at(ip, t0 + WINDOW); // a new window, from its old one's end: one failure
         assert_eq!(f.blocked_at(ip, || t0 + WINDOW), None);
+        for _ in 0..LIMIT - 1 {
+            f.failed_at(ip, t0 + WINDOW);
+        }
+        assert_eq!(f.blocked_at(ip, || t0 + WINDOW + Duration::from_secs(1)), Some(WINDOW - Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn the_public_path_reads_the_clock() {
+        let f = Failures::default();
+        let ip = "10.0.0.1".parse().unwrap();
+        for _ in 0..LIMIT - 1 {
+            f.failed(ip);
+        }
+        assert_eq!(f.blocked(ip), None);
+        f.failed(ip);
+        let wait = f.blocked(ip).unwrap();
+        assert!(wait > WINDOW - Duration::from_secs(10) && wait <= WINDOW, "{wait:?}");
+    }
+
+    /// The `i`th of the addresses that fill the table.
+    fn address(i: usize) -> IpAddr {
+        IpAddr::V4((0x0a00_0000 + u32::try_from(i).unwrap()).into())
+    }
+
+    #[test]
+    fn at_capacity_expired_windows_make_room_and_live_ones_stay() {
+        let f = Failures::default();
+        let (t0, half) = (Instant::now(), WINDOW / 2);
+        // The table full: the first half of the addresses failed at t0, the rest half a window later.
+        for i in 0..TRACKED {
+            f.failed_at(address(i), if i < TRACKED / 2 { t0 } else { t0 + half });
+        }
+        let (old, live, new) = (address(0), address(TRACKED - 1), address(TRACKED));
+        for _ in 0..LIMIT - 1 {
+            f.failed_at(old, t0); // at the limit
+        }
+        for _ in 0..LIMIT - 2 {
+            f.failed_at(live, t0 + half); // one short of it
+        }
+        assert_eq!(f.windows.lock().unwrap().len(), TRACKED);
+        assert!(f.blocked_at(old, || t0 + half).is_some());
+        assert_eq!(f.blocked_at(live, || t0 + half), None);
+        // Full, every window live: a tracked address still counts, a new one is not limited.
+        f.failed_at(live, t0 + half);
+        for _ in 0..LIMIT {
+            f.failed_at(new, t0 + half);
+        }
+        assert_eq!(f.blocked_at(live, || t0 + half), Some(WINDOW));
+        assert_eq!(f.blocked_at(new, || t0 + half), None);
+        assert_eq!(f.windows.lock().unwrap().len(), TRACKED);
+        // A moment before the first half expires, still no room.
+        let before = t0 + WINDOW - Duration::from_nanos(1);
+        for _ in 0..LIMIT {
+            f.failed_at(new, before);
+        }
+        assert_eq!(f.blocked_at(new, || before), None);
+        // At their end the first half is dropped, the second half stays, and the new one counts.
+        let end = t0 + WINDOW;
+        for _ in 0..LIMIT {
+            f.failed_at(new, end);
+        }
+        assert_eq!(f.windows.lock().unwrap().len(), TRACKED / 2 + 1);
+        assert_eq!(f.blocked_at(old, || end), None);
+        assert_eq!(f.blocked_at(live, || end), Some(half));
+        assert_eq!(f.blocked_at(new, || end), Some(WINDOW));
     }
 
     #[test]

@@ -91,24 +91,28 @@ impl Users {
     /// Checks an auth file's text; `file` names it in errors.
     pub fn parse(text: &str, file: &Path) -> Result<Users, AuthError> {
         let mut users: Vec<(usize, User)> = Vec::new();
+        let mut costs = Vec::new();
         for (i, line) in text.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let error = |reason: String| AuthError { file: file.to_owned(), line: Some(i + 1), reason };
-            let user = parse_line(line).map_err(error)?;
+            let (user, cost) = parse_line(line).map_err(error)?;
             if let Some((first, _)) = users.iter().find(|(_, u)| u.name == user.name) {
                 return Err(error(format!("user \"{}\" given twice (first on line {first})", user.name)));
             }
             users.push((i + 1, user));
+            costs.push(cost);
         }
         let users: Vec<User> = users.into_iter().map(|(_, u)| u).collect();
-        Ok(Users { file: file.to_owned(), verifier: secret::Verifier::new(users.len()), users })
+        let verifier = secret::Verifier::new(users.len(), secret::costliest(&costs));
+        Ok(Users { file: file.to_owned(), verifier, users })
     }
 
-    /// The user whose name and secret these are, or `None` (an unknown name and a wrong
-    /// secret take the same time). A credential verified once is cached for this process.
+    /// The user whose name and secret these are, or `None` (an unknown name takes as long as
+    /// a wrong secret for the file's costliest hash). A credential verified once is cached for
+    /// this process.
     pub fn check(&self, name: &str, secret: &[u8]) -> Option<&User> {
         if self.users.is_empty() {
             return None;
@@ -151,18 +155,19 @@ impl User {
     }
 }
 
-fn parse_line(line: &str) -> Result<User, String> {
+/// One user, and the costs of their hash.
+fn parse_line(line: &str) -> Result<(User, argon2::Params), String> {
     let mut fields = line.split_whitespace();
     let (Some(name), Some(hash)) = (fields.next(), fields.next()) else {
         return Err("expected NAME HASH PATTERN..., found one field".into());
     };
     check_name(name)?;
-    secret::check_hash(hash)?;
+    let cost = secret::check_hash(hash)?;
     let patterns = fields.map(parse_pattern).collect::<Result<Vec<_>, _>>()?;
     if patterns.is_empty() {
         return Err(format!("user \"{name}\" has no method pattern (use * for every method)"));
     }
-    Ok(User { name: name.to_owned(), hash: hash.to_owned(), patterns })
+    Ok((User { name: name.to_owned(), hash: hash.to_owned(), patterns }, cost))
 }
 
 /// Checks a user name: it fits HTTP Basic credentials (no `:`) and one field of the file.

@@ -2,7 +2,8 @@
 //! that the slow hash runs once per user, not once per request.
 
 use argon2::password_hash::phc::PasswordHash;
-use argon2::{Argon2, Params, PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use base64ct::{Base64UrlUnpadded, Encoding};
 use siphasher::sip128::{Hasher128, SipHasher24};
 use std::hash::Hasher;
 use std::io::Read;
@@ -13,8 +14,8 @@ const MAX_MEMORY_KIB: u32 = 256 * 1024;
 /// The largest time cost and parallelism a file may ask for.
 const MAX_PASSES: u32 = 16;
 
-/// Checks that a file's hash is an Argon2id PHC string with bounded costs.
-pub(super) fn check_hash(text: &str) -> Result<(), String> {
+/// Checks that a file's hash is an Argon2id PHC string with bounded costs, and returns them.
+pub(super) fn check_hash(text: &str) -> Result<Params, String> {
     let hash = PasswordHash::new(text).map_err(|e| format!("hash is not a PHC string ($argon2id$v=19$m=...): {e}"))?;
     if hash.algorithm != argon2::ARGON2ID_IDENT {
         return Err(format!("hash algorithm {}, supported argon2id", hash.algorithm));
@@ -30,36 +31,53 @@ pub(super) fn check_hash(text: &str) -> Result<(), String> {
     if hash.salt.is_none_or(|s| s.len() < 8) || hash.hash.is_none() {
         return Err("argon2id hash without a salt of 8 bytes or more, or without its output".into());
     }
-    Ok(())
+    Ok(params)
+}
+
+/// The costs of the costliest of `costs`, with its lanes and output length; the defaults for
+/// none. The costliest takes the most memory times passes: without argon2's `parallel` feature
+/// the lanes run one after another, so the time goes with that product. The decoy takes them,
+/// so that an unknown name takes as long as the file's slowest user (issue #26).
+pub(super) fn costliest<'p>(costs: impl IntoIterator<Item = &'p Params>) -> Params {
+    let work = |p: &&Params| (u64::from(p.m_cost()) * u64::from(p.t_cost()), p.p_cost());
+    let Some(p) = costs.into_iter().max_by_key(work) else { return Params::default() };
+    Params::new(p.m_cost(), p.t_cost(), p.p_cost(), p.output_len()).unwrap_or_default()
 }
 
 /// Hashes a secret for the file: Argon2id with the recommended costs (19 MiB, 2 passes, 1
 /// lane) and a random 16-byte salt.
 pub fn hash_secret(secret: &[u8]) -> std::io::Result<String> {
+    hash_with(secret, Params::default())
+}
+
+/// Hashes a secret with Argon2id (version 19) at the given costs and a random 16-byte salt.
+fn hash_with(secret: &[u8], costs: Params) -> std::io::Result<String> {
     let salt: [u8; 16] = random_bytes()?;
-    let hash = Argon2::default().hash_password_with_salt(secret, &salt).map_err(std::io::Error::other)?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, costs);
+    let hash = argon2.hash_password_with_salt(secret, &salt).map_err(std::io::Error::other)?;
     Ok(hash.to_string())
 }
 
-/// A new secret: 32 random bytes in URL-safe base64 without padding (43 characters).
+/// A new secret: 32 random bytes in URL-safe base64 without padding (43 characters), encoded
+/// by base64ct in constant time.
 pub fn random_secret() -> std::io::Result<String> {
     let bytes: [u8; 32] = random_bytes()?;
-    Ok(base64(&bytes, b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", false))
+    Ok(Base64UrlUnpadded::encode_string(&bytes))
 }
 
-/// Base64 of `bytes` in `alphabet`, with `=` padding or without.
+/// Base64 of `bytes` in the standard alphabet (ending `+/`) or the URL-safe one (`-_`), with
+/// `=` padding or without: the server's tests encode credentials with it.
+#[cfg(test)]
 pub(crate) fn base64(bytes: &[u8], alphabet: &[u8; 64], pad: bool) -> String {
-    let mut text = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..=chunk.len() {
-            text.push(alphabet[(n >> (18 - 6 * i)) as usize & 63] as char);
-        }
-        if pad {
-            text.extend(std::iter::repeat_n('=', 3 - chunk.len()));
-        }
+    use base64ct::{Base64, Base64Unpadded, Base64Url};
+    assert!(alphabet.starts_with(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"));
+    match (&alphabet[62..], pad) {
+        (b"+/", true) => Base64::encode_string(bytes),
+        (b"+/", false) => Base64Unpadded::encode_string(bytes),
+        (b"-_", true) => Base64Url::encode_string(bytes),
+        (b"-_", false) => Base64UrlUnpadded::encode_string(bytes),
+        _ => panic!("no base64 alphabet ends {:?}", &alphabet[62..]),
     }
-    text
 }
 
 fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {
@@ -78,20 +96,53 @@ pub(super) struct Verifier {
     key: [u8; 16],
     pub(super) cached: Mutex<Vec<Option<[u8; 16]>>>,
     /// Argon2id runs allowed at once (one per core): each allocates its memory cost.
-    permits: Mutex<usize>,
+    pub(super) permits: Mutex<usize>,
     freed: Condvar,
+    /// The costs of the decoy: the file's costliest ([`costliest`]).
+    pub(super) decoy_costs: Params,
     /// The hash an unknown name is checked against, so that it takes as long as a known one.
     decoy: OnceLock<String>,
+    /// Counts the Argon2id runs under way, for the tests of the cap.
+    #[cfg(test)]
+    pub(super) probe: Probe,
+}
+
+/// The Argon2id runs under way and their peak, in tests only; each run is held `hold` longer,
+/// so that runs overlap whenever the cap lets them.
+#[cfg(test)]
+#[derive(Default)]
+pub(super) struct Probe {
+    running: std::sync::atomic::AtomicUsize,
+    pub(super) peak: std::sync::atomic::AtomicUsize,
+    pub(super) hold: std::time::Duration,
+}
+
+#[cfg(test)]
+impl Probe {
+    fn enter(&self) {
+        use std::sync::atomic::Ordering::SeqCst;
+        let running = self.running.fetch_add(1, SeqCst) + 1;
+        self.peak.fetch_max(running, SeqCst);
+        std::thread::sleep(self.hold);
+    }
+
+    fn leave(&self) {
+        self.running.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    }
 }
 
 impl Verifier {
-    pub(super) fn new(users: usize) -> Verifier {
+    /// A verifier for `users` users, whose decoy hash will take `decoy_costs`.
+    pub(super) fn new(users: usize, decoy_costs: Params) -> Verifier {
         Verifier {
             key: random_bytes().unwrap_or_else(|e| panic!("cannot read /dev/urandom: {e}")),
             cached: Mutex::new(vec![None; users]),
             permits: Mutex::new(std::thread::available_parallelism().map_or(2, |n| n.get())),
             freed: Condvar::new(),
+            decoy_costs,
             decoy: OnceLock::new(),
+            #[cfg(test)]
+            probe: Probe::default(),
         }
     }
 
@@ -105,8 +156,6 @@ impl Verifier {
         {
             return true;
         }
-        let decoy = || self.decoy.get_or_init(|| hash_secret(b"decoy").unwrap_or_default()).as_str();
-        let hash = hash.unwrap_or_else(decoy);
         let passed = self.argon2(hash, secret) && index.is_some();
         if passed && let Some(i) = index {
             self.cached.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(mac);
@@ -114,14 +163,22 @@ impl Verifier {
         passed
     }
 
-    fn argon2(&self, hash: &str, secret: &[u8]) -> bool {
+    /// Whether `secret` matches `hash` (the decoy for `None`), in at most one Argon2id run per
+    /// permit; the decoy is made at its first use under the same permit, as costly as a run.
+    fn argon2(&self, hash: Option<&str>, secret: &[u8]) -> bool {
         let mut permits = self.permits.lock().unwrap_or_else(|p| p.into_inner());
         while *permits == 0 {
             permits = self.freed.wait(permits).unwrap_or_else(|p| p.into_inner());
         }
         *permits -= 1;
         drop(permits);
-        let passed = Argon2::default().verify_password(secret, hash).is_ok();
+        #[cfg(test)]
+        self.probe.enter();
+        let decoy =
+            || self.decoy.get_or_init(|| hash_with(b"decoy", self.decoy_costs.clone()).unwrap_or_default()).as_str();
+        let passed = Argon2::default().verify_password(secret, hash.unwrap_or_else(decoy)).is_ok();
+        #[cfg(test)]
+        self.probe.leave();
         *self.permits.lock().unwrap_or_else(|p| p.into_inner()) += 1;
         self.freed.notify_one();
         passed
@@ -137,7 +194,7 @@ impl Verifier {
 }
 
 /// Compares without an early exit, so the time taken does not tell where two MACs differ.
-fn constant_time_eq(a: &[u8; 16], b: &[u8; 16]) -> bool {
+pub(super) fn constant_time_eq(a: &[u8; 16], b: &[u8; 16]) -> bool {
     let diff = a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y));
     std::hint::black_box(diff) == 0
 }
