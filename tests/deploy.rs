@@ -125,9 +125,8 @@ fn conformance_through_nginx() {
     assert_eq!(proxy.post(ADD), (200, ANSWER.to_owned()));
 }
 
-/// 16 clients trickling bodies and 16 trickling headers do not delay other clients' calls
-/// through nginx (median under 20 ms), and nginx times them out (client_header_timeout,
-/// client_body_timeout: 10 s).
+/// 16 clients trickling bodies and 16 trickling headers do not hold up other clients' calls
+/// through nginx, and nginx times them out (client_header_timeout, client_body_timeout: 10 s).
 #[test]
 fn trickling_clients_are_held_and_timed_out_by_nginx() {
     let Some(nginx) = nginx_binary() else { return };
@@ -168,7 +167,10 @@ fn trickling_clients_are_held_and_timed_out_by_nginx() {
     }
     times.sort();
     let median = times[times.len() / 2];
-    assert!(median < Duration::from_millis(20), "median {median:?} over {} calls", times.len());
+    // Held, not stalled: straight to runjsonrpc2 such clients leave a call unanswered for 10 s
+    // and more (README, "Deploying"); through nginx the median is about a millisecond. The
+    // bound only tells the two apart: a loaded 2-core machine can take tens of milliseconds.
+    assert!(median < Duration::from_secs(1), "median {median:?} over {} calls", times.len());
     // nginx ends every trickling connection (408 or a close) once its timeout has passed.
     for (what, conns) in [("body", &mut bodies), ("header", &mut headers.into_iter().collect::<Vec<_>>())] {
         for c in conns.iter_mut() {
@@ -224,7 +226,10 @@ fn a_thousand_idle_connections_to_nginx() {
     let idle: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(proxy.addr).unwrap()).collect();
     let t = Instant::now();
     assert_eq!(proxy.post(ADD), (200, ANSWER.to_owned()));
-    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    // Served, not queued behind the idle ones: it takes milliseconds; the bound is generous
+    // so that a loaded 2-core machine passes, and well under nginx's 60 s keep-alive timeout
+    // after which idle connections would be gone anyway.
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     drop(idle);
 }
 
@@ -353,15 +358,32 @@ fn systemd_units_verify() {
 #[test]
 fn socket_activation_with_systemd_socket_activate() {
     let Some(activate) = tool("systemd-socket-activate", "systemd", "systemd") else { return };
-    let port = free_port();
-    let mut cmd = Command::new(&activate);
-    cmd.current_dir(root()).args(["-l", &format!("127.0.0.1:{port}"), bin(), "--plugin-path"]);
-    cmd.arg(plugin_dir()).args(["--no-prefix", "sample"]);
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     // It says when its socket listens; like systemd, it starts the service on the first
-    // connection, which waits in the socket meanwhile.
-    let log = Log::of(&mut child);
-    log.wait_for(&format!("Listening on 127.0.0.1:{port}"), Duration::from_secs(10));
+    // connection, which waits in the socket meanwhile. The port was free a moment before it
+    // binds it: taken in between, it exits, and another port is tried.
+    let attempt = |attempt: u32| {
+        let port = free_port();
+        let mut cmd = Command::new(&activate);
+        cmd.current_dir(root()).args(["-l", &format!("127.0.0.1:{port}")]).arg(bin()).arg("--plugin-path");
+        cmd.arg(plugin_dir()).args(["--no-prefix", "sample"]);
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let log = Log::of(&mut child);
+        let listening = format!("Listening on 127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !log.text().contains(&listening) {
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!("systemd-socket-activate attempt {attempt} on port {port}: {status}: {}", log.text());
+                return None;
+            }
+            if Instant::now() >= deadline {
+                stop(&mut child, libc::SIGTERM, Duration::from_secs(5));
+                panic!("no {listening:?} within 10 s:\n{}", log.text());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some((child, port))
+    };
+    let (mut child, port) = (0..3).find_map(attempt).expect("systemd-socket-activate listened on one of three ports");
     let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
     first.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     first.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
@@ -384,7 +406,8 @@ fn metrics_are_summed_over_workers_and_parse() {
     let server = Server::start(&["--metrics", &fault, "sample"]);
     let call = |body: &str| server.post(body);
     for _ in 0..3 {
-        assert_eq!(call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#).0, 200);
+        let add = call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#);
+        assert_eq!(add, (200, ANSWER.to_owned()));
     }
     call(r#"{"jsonrpc":"2.0","method":"no.such","id":1}"#);
     call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1],"id":1}"#);
