@@ -78,6 +78,20 @@ fn base64(bytes: &[u8]) -> String {
 }
 
 const ADD: &str = r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#;
+/// What ADD gets when it is let in and allowed (a -32098 Forbidden would also be 200).
+const ADDED: (u16, &str) = (200, r#"{"jsonrpc":"2.0","result":3,"id":1}"#);
+/// What ADD gets with credentials the server does not take.
+const REFUSED: (u16, &str) = (401, "authentication failed");
+
+/// `send`'s answer as (status, body without its line end), to compare with ADDED or REFUSED.
+fn outcome(r: crate::support::Response) -> (u16, String) {
+    (r.status, r.body_text().trim_end().to_owned())
+}
+
+/// `want` in `outcome`'s shape.
+fn owned((status, body): (u16, &str)) -> (u16, String) {
+    (status, body.to_owned())
+}
 const CHALLENGE: &str = r#"Basic realm="runjsonrpc2", charset="UTF-8""#;
 
 fn users() -> AuthFile {
@@ -200,28 +214,28 @@ fn caller_and_remote_addr_come_from_the_server_and_cannot_be_forged() {
 fn the_auth_file_is_read_again_on_sighup() {
     let file = AuthFile::new("reload", &[("alice", "alice-secret", &["*"])]);
     let (server, log) = Server::start_logged(&["--auth", &file.path(), "sample"]);
-    assert_eq!(send(&server, "POST", "/", Some("carol:carol-secret"), ADD).status, 401);
-    assert_eq!(send(&server, "POST", "/", Some("alice:alice-secret"), ADD).status, 200);
+    assert_eq!(outcome(send(&server, "POST", "/", Some("carol:carol-secret"), ADD)), owned(REFUSED));
+    assert_eq!(outcome(send(&server, "POST", "/", Some("alice:alice-secret"), ADD)), owned(ADDED));
     file.write(&[("carol", "carol-secret", &["sample.add"])]);
     server.signal("HUP");
     log.wait_for("reloaded", Duration::from_secs(20));
     // An old worker may take a connection or two while it hears its order to stop.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while send(&server, "POST", "/", Some("carol:carol-secret"), ADD).status != 200 {
+    while outcome(send(&server, "POST", "/", Some("carol:carol-secret"), ADD)) != owned(ADDED) {
         assert!(std::time::Instant::now() < deadline, "carol not let in 10 s after the reload:\n{}", log.text());
     }
-    let cases = [("carol:carol-secret", 200), ("alice:alice-secret", 401)];
-    for (user, status) in cases {
+    let cases = [("carol:carol-secret", ADDED), ("alice:alice-secret", REFUSED)];
+    for (user, want) in cases {
         // Every worker is new: each one answers from the new file.
         for _ in 0..4 {
-            assert_eq!(send(&server, "POST", "/", Some(user), ADD).status, status, "{user}");
+            assert_eq!(outcome(send(&server, "POST", "/", Some(user), ADD)), owned(want), "{user}");
         }
     }
     // A reload onto a malformed file keeps the workers serving the last good one.
     std::fs::write(file.dir.join("users.auth"), "carol\n").unwrap();
     server.signal("HUP");
     log.wait_for("users.auth:1: expected NAME HASH PATTERN..., found one field", Duration::from_secs(20));
-    assert_eq!(send(&server, "POST", "/", Some("carol:carol-secret"), ADD).status, 200);
+    assert_eq!(outcome(send(&server, "POST", "/", Some("carol:carol-secret"), ADD)), owned(ADDED));
 }
 
 /// One process (`--workers 0`) reads the file again on SIGHUP itself, and keeps serving.
@@ -229,18 +243,18 @@ fn the_auth_file_is_read_again_on_sighup() {
 fn one_process_reads_the_auth_file_again_on_sighup() {
     let file = AuthFile::new("reload1", &[("alice", "alice-secret", &["*"])]);
     let (server, log) = Server::start_logged(&["--workers", "0", "--auth", &file.path(), "sample"]);
-    assert_eq!(send(&server, "POST", "/", Some("alice:alice-secret"), ADD).status, 200);
+    assert_eq!(outcome(send(&server, "POST", "/", Some("alice:alice-secret"), ADD)), owned(ADDED));
     file.write(&[("carol", "carol-secret", &["sample.add"])]);
     server.signal("HUP");
     log.wait_for("SIGHUP: reloaded", Duration::from_secs(20));
-    let cases = [("carol:carol-secret", 200), ("alice:alice-secret", 401)];
-    for (user, status) in cases {
-        assert_eq!(send(&server, "POST", "/", Some(user), ADD).status, status, "{user}");
+    let cases = [("carol:carol-secret", ADDED), ("alice:alice-secret", REFUSED)];
+    for (user, want) in cases {
+        assert_eq!(outcome(send(&server, "POST", "/", Some(user), ADD)), owned(want), "{user}");
     }
     std::fs::write(file.dir.join("users.auth"), "carol\n").unwrap();
     server.signal("HUP");
     log.wait_for("the users stay as they were", Duration::from_secs(20));
-    assert_eq!(send(&server, "POST", "/", Some("carol:carol-secret"), ADD).status, 200);
+    assert_eq!(outcome(send(&server, "POST", "/", Some("carol:carol-secret"), ADD)), owned(ADDED));
 }
 
 /// The config keys: `auth` relative to run.toml, `allow_from` a list.
@@ -321,7 +335,7 @@ fn allow_from_drops_connections_from_other_networks() {
         let got = TcpStream::connect_timeout(&server.addr, Duration::from_millis(1500));
         assert_eq!(got.is_ok(), connects, "{args:?}: {got:?}");
         if connects {
-            assert_eq!(server.post(ADD).0, 200);
+            assert_eq!(server.post(ADD), owned(ADDED));
         }
     }
     let (code, _, err) = run(&["--allow-from", "10.0.0.0/40", "sample"], "");
@@ -383,6 +397,6 @@ sys.exit(p.returncode)\n";
     let file = AuthFile::new("terminal", &[]);
     std::fs::write(file.path(), &out).unwrap();
     let server = Server::start(&["--workers", "0", "--auth", &file.path(), "sample"]);
-    assert_eq!(send(&server, "POST", "/", Some(&format!("dave:{secret}")), ADD).status, 200);
-    assert_eq!(send(&server, "POST", "/", Some("dave:guess"), ADD).status, 401);
+    assert_eq!(outcome(send(&server, "POST", "/", Some(&format!("dave:{secret}")), ADD)), owned(ADDED));
+    assert_eq!(outcome(send(&server, "POST", "/", Some("dave:guess"), ADD)), owned(REFUSED));
 }

@@ -1,7 +1,7 @@
 //! The deployment: real nginx (deploy/nginx.conf, only its ports filled in) in front of real
 //! runjsonrpc2 instances on loopback, and the systemd units checked by systemd-analyze.
 
-use crate::support::{Server, bin, plugin_dir, post_request, read_response, root};
+use crate::support::{Log, Server, bin, plugin_dir, post_request, read_response, root, stop, tool, wait_group_gone};
 use std::io::{BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -11,14 +11,11 @@ use std::time::{Duration, Instant};
 const ADD: &str = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
 const ANSWER: &str = r#"{"jsonrpc":"2.0","result":3,"id":1}"#;
 
-/// nginx from Debian's package, or `None` (with a line on stderr) where it is not installed:
-/// `.ci/run` installs it, so only a machine that cannot install it skips these tests.
-fn nginx_binary() -> Option<&'static str> {
-    let found = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists());
-    if found.is_none() {
-        eprintln!("SKIPPED: nginx is not installed (apt-get install nginx; .ci/run does)");
-    }
-    found
+/// nginx (Debian's package; tests/run installs it). Missing, the test fails saying so; `None`
+/// only under the opt-out `RUNJSONRPC2_TESTS_WITHOUT=nginx`.
+#[track_caller]
+fn nginx_binary() -> Option<PathBuf> {
+    tool("nginx", "nginx", "nginx")
 }
 
 /// A port free a moment ago (nginx cannot be told to pick one itself).
@@ -27,15 +24,18 @@ fn free_port() -> u16 {
 }
 
 /// nginx running deploy/nginx.conf as it is, in a prefix of its own, with the upstream's
-/// `server` lines and the `listen` line filled in; stopped and removed when dropped.
+/// `server` lines and the `listen` line filled in; stopped and removed when dropped. It runs in
+/// a process group of its own, so that none of its workers can outlive it unnoticed.
 struct Nginx {
     child: Child,
     prefix: PathBuf,
     addr: SocketAddr,
+    /// Its stderr (`-e stderr`), read as it comes so that a full pipe never blocks it.
+    log: Log,
 }
 
 impl Nginx {
-    fn start(nginx: &str, upstreams: &[SocketAddr]) -> Nginx {
+    fn start(nginx: &Path, upstreams: &[SocketAddr]) -> Nginx {
         let conf = std::fs::read_to_string(root().join("deploy/nginx.conf")).unwrap();
         for attempt in 0..3 {
             let prefix = std::env::temp_dir().join(format!("rj2-nginx-{}-{}", std::process::id(), free_port()));
@@ -58,16 +58,13 @@ impl Nginx {
                 }
             }
             std::fs::write(prefix.join("nginx.conf"), text).unwrap();
-            let child = Command::new(nginx)
-                .current_dir("/")
-                .arg("-p")
-                .arg(&prefix)
-                .args(["-c", "nginx.conf", "-e", "stderr", "-g", "daemon off; pid nginx.pid;"])
-                .stdout(Stdio::null())
-                .stderr(Stdio::piped())
-                .spawn()
-                .expect("nginx starts");
-            let mut nginx = Nginx { child, prefix, addr: SocketAddr::from(([127, 0, 0, 1], port)) };
+            let mut cmd = Command::new(nginx);
+            cmd.current_dir("/").arg("-p").arg(&prefix);
+            cmd.args(["-c", "nginx.conf", "-e", "stderr", "-g", "daemon off; pid nginx.pid;"]);
+            std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+            let mut child = cmd.stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("nginx starts");
+            let log = Log::of(&mut child);
+            let mut nginx = Nginx { child, prefix, addr: SocketAddr::from(([127, 0, 0, 1], port)), log };
             // nginx writes its pid file once its sockets listen.
             let deadline = Instant::now() + Duration::from_secs(10);
             while Instant::now() < deadline {
@@ -79,9 +76,7 @@ impl Nginx {
                 }
                 std::thread::sleep(Duration::from_millis(10));
             }
-            let mut err = String::new();
-            let _ = nginx.child.stderr.take().unwrap().read_to_string(&mut err);
-            eprintln!("nginx attempt {attempt} failed: {err}");
+            eprintln!("nginx attempt {attempt} failed: {}", nginx.log.text());
         }
         panic!("nginx did not start");
     }
@@ -96,10 +91,21 @@ impl Nginx {
 }
 
 impl Drop for Nginx {
+    /// Stops nginx with its own fast shutdown (SIGTERM: the master stops its workers and
+    /// waits for them), then waits until no process of its group is left; one that is gets
+    /// SIGKILL and fails the test.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let group = self.child.id();
+        stop(&mut self.child, libc::SIGTERM, Duration::from_secs(10));
+        let left = wait_group_gone(group, Duration::from_secs(10));
+        if !left.is_empty() {
+            // SAFETY: kill(2) on the group nginx's master led; its members are still there.
+            unsafe { libc::kill(-(group as i32), libc::SIGKILL) };
+        }
         let _ = std::fs::remove_dir_all(&self.prefix);
+        if !left.is_empty() && !std::thread::panicking() {
+            panic!("nginx's processes {left:?} outlived its master by 10 s:\n{}", self.log.text());
+        }
     }
 }
 
@@ -109,7 +115,7 @@ impl Drop for Nginx {
 fn conformance_through_nginx() {
     let Some(nginx) = nginx_binary() else { return };
     let server = Server::start(&["--no-prefix", "sample"]);
-    let proxy = Nginx::start(nginx, &[server.addr]);
+    let proxy = Nginx::start(&nginx, &[server.addr]);
     let checker = crate::support::conformance_checker();
     let out = Command::new("python3").arg(checker).arg(format!("http://{}/", proxy.addr)).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
@@ -119,14 +125,13 @@ fn conformance_through_nginx() {
     assert_eq!(proxy.post(ADD), (200, ANSWER.to_owned()));
 }
 
-/// 16 clients trickling bodies and 16 trickling headers do not delay other clients' calls
-/// through nginx (median under 20 ms), and nginx times them out (client_header_timeout,
-/// client_body_timeout: 10 s).
+/// 16 clients trickling bodies and 16 trickling headers do not hold up other clients' calls
+/// through nginx, and nginx times them out (client_header_timeout, client_body_timeout: 10 s).
 #[test]
 fn trickling_clients_are_held_and_timed_out_by_nginx() {
     let Some(nginx) = nginx_binary() else { return };
     let server = Server::start(&["--no-prefix", "sample"]);
-    let proxy = Nginx::start(nginx, &[server.addr]);
+    let proxy = Nginx::start(&nginx, &[server.addr]);
     let connect = || {
         let c = TcpStream::connect(proxy.addr).unwrap();
         c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
@@ -162,7 +167,10 @@ fn trickling_clients_are_held_and_timed_out_by_nginx() {
     }
     times.sort();
     let median = times[times.len() / 2];
-    assert!(median < Duration::from_millis(20), "median {median:?} over {} calls", times.len());
+    // Held, not stalled: straight to runjsonrpc2 such clients leave a call unanswered for 10 s
+    // and more (README, "Deploying"); through nginx the median is about a millisecond. The
+    // bound only tells the two apart: a loaded 2-core machine can take tens of milliseconds.
+    assert!(median < Duration::from_secs(1), "median {median:?} over {} calls", times.len());
     // nginx ends every trickling connection (408 or a close) once its timeout has passed.
     for (what, conns) in [("body", &mut bodies), ("header", &mut headers.into_iter().collect::<Vec<_>>())] {
         for c in conns.iter_mut() {
@@ -183,7 +191,7 @@ fn trickling_clients_are_held_and_timed_out_by_nginx() {
 fn refused_framings_are_stopped_at_nginx() {
     let Some(nginx) = nginx_binary() else { return };
     let server = Server::start(&["--no-prefix", "sample"]);
-    let proxy = Nginx::start(nginx, &[server.addr]);
+    let proxy = Nginx::start(&nginx, &[server.addr]);
     let n = ADD.len();
     let head = "POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
     #[rustfmt::skip]
@@ -214,11 +222,14 @@ fn a_thousand_idle_connections_to_nginx() {
     let Some(nginx) = nginx_binary() else { return };
     let _ = rlimit::increase_nofile_limit(4096);
     let server = Server::start(&["--no-prefix", "sample"]);
-    let proxy = Nginx::start(nginx, &[server.addr]);
+    let proxy = Nginx::start(&nginx, &[server.addr]);
     let idle: Vec<TcpStream> = (0..1000).map(|_| TcpStream::connect(proxy.addr).unwrap()).collect();
     let t = Instant::now();
     assert_eq!(proxy.post(ADD), (200, ANSWER.to_owned()));
-    assert!(t.elapsed() < Duration::from_secs(1), "{:?}", t.elapsed());
+    // Served, not queued behind the idle ones: it takes milliseconds; the bound is generous
+    // so that a loaded 2-core machine passes, and well under nginx's 60 s keep-alive timeout
+    // after which idle connections would be gone anyway.
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     drop(idle);
 }
 
@@ -245,7 +256,7 @@ fn scale_out_survives_a_killed_instance() {
     let a = instance(0);
     let b = instance(0);
     let port_a = a.addr.port();
-    let proxy = Nginx::start(nginx, &[a.addr, b.addr]);
+    let proxy = Nginx::start(&nginx, &[a.addr, b.addr]);
     const CLIENTS: usize = 4;
     const CALLS: usize = 5000;
     let done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -324,12 +335,7 @@ fn scale_out_survives_a_killed_instance() {
 /// built here, since verify checks that it exists).
 #[test]
 fn systemd_units_verify() {
-    let Some(analyze) =
-        ["/usr/bin/systemd-analyze", "/bin/systemd-analyze"].into_iter().find(|p| Path::new(p).exists())
-    else {
-        eprintln!("SKIPPED: systemd-analyze is not installed (apt-get install systemd; .ci/run does)");
-        return;
-    };
+    let Some(analyze) = tool("systemd-analyze", "systemd", "systemd") else { return };
     let dir = std::env::temp_dir().join(format!("rj2-units-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let service = std::fs::read_to_string(root().join("deploy/runjsonrpc2.service")).unwrap();
@@ -351,22 +357,33 @@ fn systemd_units_verify() {
 /// it as systemd does (LISTEN_FDS, LISTEN_PID); the master serves on it.
 #[test]
 fn socket_activation_with_systemd_socket_activate() {
-    let Some(activate) = ["/usr/bin/systemd-socket-activate", "/bin/systemd-socket-activate"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-    else {
-        eprintln!("SKIPPED: systemd-socket-activate is not installed (apt-get install systemd; .ci/run does)");
-        return;
-    };
-    let port = free_port();
-    let mut cmd = Command::new(activate);
-    cmd.current_dir(root()).args(["-l", &format!("127.0.0.1:{port}"), bin(), "--plugin-path"]);
-    cmd.arg(plugin_dir()).args(["--no-prefix", "sample"]);
-    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let Some(activate) = tool("systemd-socket-activate", "systemd", "systemd") else { return };
     // It says when its socket listens; like systemd, it starts the service on the first
-    // connection, which waits in the socket meanwhile.
-    let log = crate::support::Log::of(&mut child);
-    log.wait_for(&format!("Listening on 127.0.0.1:{port}"), Duration::from_secs(10));
+    // connection, which waits in the socket meanwhile. The port was free a moment before it
+    // binds it: taken in between, it exits, and another port is tried.
+    let attempt = |attempt: u32| {
+        let port = free_port();
+        let mut cmd = Command::new(&activate);
+        cmd.current_dir(root()).args(["-l", &format!("127.0.0.1:{port}")]).arg(bin()).arg("--plugin-path");
+        cmd.arg(plugin_dir()).args(["--no-prefix", "sample"]);
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let log = Log::of(&mut child);
+        let listening = format!("Listening on 127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !log.text().contains(&listening) {
+            if let Ok(Some(status)) = child.try_wait() {
+                eprintln!("systemd-socket-activate attempt {attempt} on port {port}: {status}: {}", log.text());
+                return None;
+            }
+            if Instant::now() >= deadline {
+                stop(&mut child, libc::SIGTERM, Duration::from_secs(5));
+                panic!("no {listening:?} within 10 s:\n{}", log.text());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Some((child, port))
+    };
+    let (mut child, port) = (0..3).find_map(attempt).expect("systemd-socket-activate listened on one of three ports");
     let mut first = TcpStream::connect(("127.0.0.1", port)).unwrap();
     first.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
     first.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
@@ -384,11 +401,13 @@ fn socket_activation_with_systemd_socket_activate() {
 /// deaths by cause, summed over the workers.
 #[test]
 fn metrics_are_summed_over_workers_and_parse() {
+    crate::support::python_modules("prometheus_client", "prometheus_client");
     let fault = crate::support::c_plugin("cfault");
     let server = Server::start(&["--metrics", &fault, "sample"]);
     let call = |body: &str| server.post(body);
     for _ in 0..3 {
-        assert_eq!(call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#).0, 200);
+        let add = call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#);
+        assert_eq!(add, (200, ANSWER.to_owned()));
     }
     call(r#"{"jsonrpc":"2.0","method":"no.such","id":1}"#);
     call(r#"{"jsonrpc":"2.0","method":"sample.add","params":[1],"id":1}"#);

@@ -71,13 +71,17 @@ pub fn plugin_dir() -> &'static Path {
             if let Some(d) = define {
                 cc.arg(format!("-D{d}"));
             }
-            assert!(cc.status().expect("the C/C++ compiler runs").success(), "compiling {name} failed");
+            let compiler = cc.get_program().to_string_lossy().into_owned();
+            let package = if std == "c++17" { "g++" } else { "gcc" };
+            let status = cc.status().unwrap_or_else(|_| missing(&compiler, &format!("apt-get install {package}")));
+            assert!(status.success(), "compiling {name} failed");
         }
         // A plugin of ABI version 2, from its own copy of that header.
         let v2 = root().join("tests/v2");
         let mut cc = Command::new(std::env::var("CC").unwrap_or_else(|_| "cc".into()));
         cc.arg("-std=c11").args(strict).arg(&v2).arg(v2.join("cv2.c")).arg("-o").arg(cdir.join("libcv2.so"));
-        assert!(cc.status().expect("the C compiler runs").success(), "compiling cv2 failed");
+        let status = cc.status().unwrap_or_else(|_| missing("cc", "apt-get install gcc"));
+        assert!(status.success(), "compiling cv2 failed");
         dir
     })
 }
@@ -190,9 +194,10 @@ impl Server {
 }
 
 impl Drop for Server {
+    /// Stops the server as an operator would, SIGQUIT (its master then ends its workers and
+    /// waits for them); SIGKILL after 5 s.
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        stop(&mut self.child, libc::SIGQUIT, Duration::from_secs(5));
     }
 }
 
@@ -354,5 +359,103 @@ impl Log {
     /// The log so far.
     pub fn text(&self) -> String {
         self.text.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+}
+
+/// Stops `child`: `signal`, then SIGKILL if it still runs after `within`; reaps it either way.
+/// (A child already reaped is not signalled: its pid may be another process's by now.)
+pub fn stop(child: &mut Child, signal: i32, within: Duration) {
+    if let Ok(None) = child.try_wait() {
+        // SAFETY: kill(2) on our own child, which is not reaped (try_wait said it runs).
+        unsafe { libc::kill(child.id() as i32, signal) };
+        let deadline = std::time::Instant::now() + within;
+        while let Ok(None) = child.try_wait() {
+            if std::time::Instant::now() >= deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    let _ = child.wait();
+}
+
+/// The live processes (zombies left out) of process group `pgid`, from /proc.
+pub fn group_members(pgid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            // After the command's closing parenthesis: state, ppid, pgrp, ...
+            let mut after = stat[stat.rfind(')').map_or(0, |i| i + 1)..].split_whitespace();
+            let state = after.next();
+            state != Some("Z") && after.nth(1).and_then(|g| g.parse().ok()) == Some(pgid)
+        })
+        .collect()
+}
+
+/// Waits until process group `pgid` has no live process, at most `within`; returns those
+/// left (empty once it is gone).
+pub fn wait_group_gone(pgid: u32, within: Duration) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let left = group_members(pgid);
+        if left.is_empty() || std::time::Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// The opt-out: `RUNJSONRPC2_TESTS_WITHOUT=nginx,systemd,node` skips the tests that need those
+/// tools (DEVELOPERS.md). Nothing else skips a test.
+const WITHOUT: &str = "RUNJSONRPC2_TESTS_WITHOUT";
+
+/// True, with a line on stderr, when RUNJSONRPC2_TESTS_WITHOUT lists `group`.
+pub fn opted_out(group: &str, what: &str) -> bool {
+    let listed = std::env::var(WITHOUT).unwrap_or_default();
+    let out = listed.split(',').any(|g| g.trim() == group);
+    if out {
+        eprintln!("SKIPPED: this test needs {what}, and {WITHOUT}={listed} leaves out {group}");
+    }
+    out
+}
+
+/// The one-line failure for a missing tool: what it is and how to get it.
+#[track_caller]
+pub fn missing(what: &str, how: &str) -> ! {
+    panic!("{what} is not installed: {how} (tests/run installs what the suite needs)")
+}
+
+/// A program the tests run, looked up on PATH and then in /usr/sbin and /sbin (where nginx
+/// lives, often not on a user's PATH). Missing, the test fails with one line naming it and
+/// its Debian package; `None` only when RUNJSONRPC2_TESTS_WITHOUT lists `group`.
+#[track_caller]
+pub fn tool(name: &str, group: &str, package: &str) -> Option<PathBuf> {
+    if opted_out(group, name) {
+        return None;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let executable = |p: &PathBuf| {
+        use std::os::unix::fs::PermissionsExt;
+        p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let dirs = std::env::split_paths(&path).chain(["/usr/sbin", "/sbin"].map(PathBuf::from));
+    match dirs.map(|d| d.join(name)).find(executable) {
+        Some(found) => Some(found),
+        None => missing(name, &format!("apt-get install {package}")),
+    }
+}
+
+/// Checks that python3 can import `modules` (comma-separated); fails the test with one line
+/// naming pip's `spec` otherwise.
+#[track_caller]
+pub fn python_modules(modules: &str, spec: &str) {
+    let out = match Command::new("python3").args(["-c", &format!("import {modules}")]).output() {
+        Ok(out) => out,
+        Err(_) => missing("python3", "apt-get install python3"),
+    };
+    if !out.status.success() {
+        missing(&format!("Python's {spec}"), &format!("python3 -m pip install '{spec}'"));
     }
 }
