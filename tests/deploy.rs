@@ -36,6 +36,12 @@ struct Nginx {
 
 impl Nginx {
     fn start(nginx: &Path, upstreams: &[SocketAddr]) -> Nginx {
+        let upstreams: Vec<String> = upstreams.iter().map(SocketAddr::to_string).collect();
+        Nginx::start_with(nginx, &upstreams)
+    }
+
+    /// As `start`, with each upstream as nginx writes it: `127.0.0.1:8080` or `unix:PATH`.
+    fn start_with(nginx: &Path, upstreams: &[String]) -> Nginx {
         let conf = std::fs::read_to_string(root().join("deploy/nginx.conf")).unwrap();
         for attempt in 0..3 {
             let prefix = std::env::temp_dir().join(format!("rj2-nginx-{}-{}", std::process::id(), free_port()));
@@ -99,14 +105,41 @@ impl Drop for Nginx {
         stop(&mut self.child, libc::SIGTERM, Duration::from_secs(10));
         let left = wait_group_gone(group, Duration::from_secs(10));
         if !left.is_empty() {
-            // SAFETY: kill(2) on the group nginx's master led; its members are still there.
-            unsafe { libc::kill(-(group as i32), libc::SIGKILL) };
+            // The group nginx's master led; its members are still there.
+            crate::support::send_signal(&format!("-{group}"), libc::SIGKILL);
         }
         let _ = std::fs::remove_dir_all(&self.prefix);
         if !left.is_empty() && !std::thread::panicking() {
             panic!("nginx's processes {left:?} outlived its master by 10 s:\n{}", self.log.text());
         }
     }
+}
+
+/// runjsonrpc2 on a Unix socket (`--unix`) behind nginx's `server unix:PATH` upstream: the
+/// conformance vectors pass, and the client's address stays nginx's business (null here).
+#[test]
+fn a_unix_socket_behind_nginx() {
+    let Some(nginx) = nginx_binary() else { return };
+    let dir = std::env::temp_dir().join(format!("rj2-nginx-unix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rpc.sock");
+    let mut cmd = Command::new(bin());
+    cmd.arg("--plugin-path").arg(plugin_dir()).arg("--unix").arg(&path).args(["--no-prefix", "-q", "sample"]);
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("runjsonrpc2 starts");
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    assert_eq!(line.trim_end(), format!("listening on unix:{}", path.display()));
+    let proxy = Nginx::start_with(&nginx, &[format!("unix:{}", path.display())]);
+    let checker = crate::support::conformance_checker();
+    let out = Command::new("python3").arg(checker).arg(format!("http://{}/", proxy.addr)).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let passed = text.trim_end().ends_with("20 passed, 0 failed");
+    let whoami = proxy.post(r#"{"jsonrpc":"2.0","method":"whoami","id":1}"#);
+    drop(proxy);
+    stop(&mut child, libc::SIGTERM, Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(passed, "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(whoami, (200, r#"{"jsonrpc":"2.0","result":{"caller":null,"remote_addr":null},"id":1}"#.to_owned()));
 }
 
 /// The conformance vectors pass through nginx as they do directly (200, and 204 for

@@ -6,6 +6,7 @@ mod cli;
 mod deploy;
 mod discover;
 mod http;
+mod limits;
 mod plugins;
 mod process;
 mod support;

@@ -366,8 +366,8 @@ impl Log {
 /// (A child already reaped is not signalled: its pid may be another process's by now.)
 pub fn stop(child: &mut Child, signal: i32, within: Duration) {
     if let Ok(None) = child.try_wait() {
-        // SAFETY: kill(2) on our own child, which is not reaped (try_wait said it runs).
-        unsafe { libc::kill(child.id() as i32, signal) };
+        // Our own child, not reaped (try_wait said it runs): its pid is still its own.
+        send_signal(&child.id().to_string(), signal);
         let deadline = std::time::Instant::now() + within;
         while let Ok(None) = child.try_wait() {
             if std::time::Instant::now() >= deadline {
@@ -378,6 +378,12 @@ pub fn stop(child: &mut Child, signal: i32, within: Duration) {
         }
     }
     let _ = child.wait();
+}
+
+/// Sends `signal` (a number) to `target`, a pid or `-PGID` for a process group, with kill(1).
+pub fn send_signal(target: &str, signal: i32) {
+    let status = Command::new("kill").arg(format!("-{signal}")).arg("--").arg(target).status();
+    assert!(status.is_ok_and(|s| s.success()), "kill -{signal} {target}");
 }
 
 /// The live processes (zombies left out) of process group `pgid`, from /proc.

@@ -113,9 +113,18 @@ impl AsFd for Listener {
     }
 }
 
-/// Binds a Unix domain socket at `path`. A file left there by a server that crashed (a
-/// socket nobody answers on) is replaced; a live server's socket, or any other file, is not.
+/// Binds a Unix domain socket at `path`, which any local user may connect to, as to a TCP
+/// port on the loopback (a proxy's workers run as another user): restrict it with the
+/// directory's permissions. A file left there by a server that crashed (a socket nobody
+/// answers on) is replaced; a live server's socket, or any other file, is not.
 pub fn bind_unix(path: &Path) -> io::Result<UnixListener> {
+    let listener = bind_unix_file(path)?;
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+    Ok(listener)
+}
+
+fn bind_unix_file(path: &Path) -> io::Result<UnixListener> {
     match UnixListener::bind(path) {
         Err(e) if e.kind() == io::ErrorKind::AddrInUse => {
             use std::os::unix::fs::FileTypeExt;

@@ -99,11 +99,21 @@ impl Pool {
 
 /// Starts the accept loop on `listener`, which ends at a stop (the wake pipe).
 pub(crate) fn start(listener: Listener, wake: Option<std::io::PipeReader>, shared: Arc<Shared>, pool: Arc<Pool>) {
+    // The accept loop counts as a thread running: a stop waits for it, so a connection it
+    // takes at the last moment is handed to a thread before the process can end.
+    pool.lock().live += 1;
     let spawned = std::thread::Builder::new().name("rpc-accept".into()).spawn({
         let (shared, pool) = (shared.clone(), pool.clone());
-        move || accept_loop(&listener, wake.as_ref(), &shared, &pool)
+        move || {
+            accept_loop(&listener, wake.as_ref(), &shared, &pool);
+            drop(listener); // this process's descriptor only
+            let mut state = pool.lock();
+            state.live -= 1;
+            pool.left.notify_all();
+        }
     });
     if let Err(e) = spawned {
+        pool.lock().live -= 1;
         shared.stopper.fail(super::ServeError::Accept(e));
     }
 }

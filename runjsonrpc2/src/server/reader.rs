@@ -177,7 +177,9 @@ impl Input {
                 Ok(0) => return Err(Stop::Closed),
                 Ok(n) => {
                     self.end += n;
-                    return Ok(());
+                    // A client that trickles never lets a read time out: the deadline is
+                    // looked at after each read too.
+                    return if Instant::now() >= deadline { Err(Stop::TimedOut) } else { Ok(()) };
                 }
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     if Instant::now() >= deadline {
@@ -198,7 +200,7 @@ impl Input {
 
     /// Reads the next request head into `request`. `idle` is the deadline for its first byte
     /// (keep-alive), `head_time` how long the whole head may take from there; `quit` ends a
-    /// wait between requests (a stop). `waiting` hears when the connection waits idle and
+    /// wait between requests, or for a slow head (a stop). `waiting` hears when the connection waits idle and
     /// when the first byte arrives.
     pub(crate) fn head(
         &mut self,
@@ -216,7 +218,6 @@ impl Input {
             got.map_err(HeadError::Idle)?;
         }
         let deadline = Instant::now() + head_time;
-        let never = || false;
         loop {
             let held = self.end - self.start;
             match self.parse(request, limits)? {
@@ -226,7 +227,9 @@ impl Input {
                 }
                 Some(_) => return Err(self.too_large(limits)),
                 None if held >= limits.bytes => return Err(self.too_large(limits)),
-                None => self.fill(stream, deadline, limits.bytes, &never).map_err(|stop| match stop {
+                // A head still coming when the read times out at a stop is dropped: a client
+                // that slow has sent no request yet.
+                None => self.fill(stream, deadline, limits.bytes, quit).map_err(|stop| match stop {
                     Stop::TimedOut => HeadError::Refused(408, "the request head took too long".into()),
                     other => HeadError::Broken(other),
                 })?,
@@ -317,6 +320,7 @@ impl Input {
         while got < len {
             match (&*stream).read(&mut out[got..]) {
                 Ok(0) => return Err(BodyError::Short { got }),
+                Ok(_) if Instant::now() >= deadline => return Err(BodyError::Stop(Stop::TimedOut)),
                 Ok(n) => got += n,
                 Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
                     if Instant::now() >= deadline {
