@@ -429,6 +429,37 @@ fn socket_activation_with_systemd_socket_activate() {
     }
 }
 
+/// Socket activation of a Unix socket, as `ListenStream=/run/...` passes one: the master and
+/// its workers serve on it, and the first line names it.
+#[test]
+fn socket_activation_of_a_unix_socket() {
+    let Some(activate) = tool("systemd-socket-activate", "systemd", "systemd") else { return };
+    let dir = std::env::temp_dir().join(format!("rj2-activate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rpc.sock");
+    let mut cmd = Command::new(&activate);
+    cmd.current_dir(root()).arg("-l").arg(&path).arg(bin()).arg("--plugin-path");
+    cmd.arg(plugin_dir()).args(["--no-prefix", "sample"]);
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let log = Log::of(&mut child);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !log.text().contains("Listening on") {
+        assert!(Instant::now() < deadline, "systemd-socket-activate did not listen:\n{}", log.text());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The first connection starts the service, and waits in the socket meanwhile.
+    let mut first = std::os::unix::net::UnixStream::connect(&path).unwrap();
+    first.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    first.write_all(&post_request("/", "application/json", ADD.as_bytes())).unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+    let answer = read_response(&mut BufReader::new(first)).map(|r| r.body_text());
+    stop(&mut child, libc::SIGTERM, Duration::from_secs(10));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(line.trim_end(), format!("listening on unix:{}", path.display()), "{}", log.text());
+    assert_eq!(answer.as_deref(), Some(ANSWER), "{}", log.text());
+}
+
 /// `GET /metrics` under a master, read by Prometheus's own text parser (Python
 /// `prometheus_client`): calls by method and outcome, latencies, refusals, worker starts and
 /// deaths by cause, summed over the workers.

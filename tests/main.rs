@@ -9,4 +9,5 @@ mod http;
 mod limits;
 mod plugins;
 mod process;
+mod smuggle;
 mod support;

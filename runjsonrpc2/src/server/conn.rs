@@ -95,11 +95,6 @@ pub(crate) fn serve(stream: Stream, peer: Option<SocketAddr>, shared: &Shared, s
     loop {
         let next = request(&link, ip, shared, scratch);
         scratch.shrink();
-        if let Some(max) = shared.config.max_requests
-            && shared.served.fetch_add(1, Ordering::SeqCst) + 1 == max
-        {
-            shared.stopper.retire(&format!("served {max} requests (--max-requests)"));
-        }
         match next {
             Next::KeepAlive => {}
             Next::Close => break,
@@ -137,6 +132,12 @@ fn request(link: &Registered<'_>, ip: Option<IpAddr>, shared: &Shared, s: &mut S
     }
     let request = &s.request;
     log::debug!("{} {}", request.method.as_str(), request.path);
+    if let Some(max) = config.max_requests
+        && shared.served.fetch_add(1, Ordering::SeqCst) + 1 == max
+    {
+        // This one is still answered (saying `Connection: close`), then the worker retires.
+        stopper.retire(&format!("served {max} requests (--max-requests)"));
+    }
     // 2. The framing: a body whose end is ambiguous ends the connection.
     let framing = match &request.framing {
         Ok(framing) => *framing,

@@ -147,17 +147,25 @@ fn accept_loop(listener: &Listener, wake: Option<&std::io::PipeReader>, shared: 
         if stopper.stopping() {
             break;
         }
-        match listener.accept() {
-            Ok(accepted) => hand(accepted, shared, pool),
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => {
-                // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
-                // connection waits in the backlog; try again in a while, as nginx does.
-                // A connection aborted before it was taken (ECONNABORTED) is no fault.
-                if e.kind() != std::io::ErrorKind::ConnectionAborted {
+        // Every connection waiting, while there is room: among a thousand busy connection
+        // threads this one runs seldom, and a burst must not wait for its turns one by one.
+        loop {
+            match listener.accept() {
+                Ok(accepted) => {
+                    if !hand(accepted, shared, pool, max) {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                // A connection aborted before it was taken is no fault.
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionAborted => {}
+                Err(e) => {
+                    // Out of descriptors or memory (EMFILE, ENFILE, ENOBUFS, ENOMEM): the
+                    // connection waits in the backlog; try again in a while, as nginx does.
                     log::warn!("cannot accept a connection ({e}); trying again in 100 ms");
                     pause = Some(Duration::from_millis(100));
+                    break;
                 }
             }
         }
@@ -165,14 +173,15 @@ fn accept_loop(listener: &Listener, wake: Option<&std::io::PipeReader>, shared: 
     log::debug!("no longer accepting");
 }
 
-/// Gives a connection to a waiting thread, or to a new one.
-fn hand(accepted: Accepted, shared: &Arc<Shared>, pool: &Arc<Pool>) {
+/// Gives a connection to a waiting thread, or to a new one; whether there is room for another.
+fn hand(accepted: Accepted, shared: &Arc<Shared>, pool: &Arc<Pool>, max: usize) -> bool {
     let mut state = pool.lock();
     state.open += 1;
+    let room = state.open < max;
     if state.waiting > state.queue.len() {
         state.queue.push_back(accepted);
         pool.work.notify_one();
-        return;
+        return room;
     }
     state.live += 1;
     drop(state);
@@ -202,6 +211,7 @@ fn hand(accepted: Accepted, shared: &Arc<Shared>, pool: &Arc<Pool>) {
             let _ = stream.write_all(busy.as_bytes());
         }
     }
+    room
 }
 
 /// A connection thread: serves connections one after another, until it has waited too long
