@@ -188,6 +188,7 @@
 //! [`value::from_slice`] is how arguments are decoded (serde_json's result,
 //! faster for plain integers and strings); [`serde`] and [`serde_json`] are
 //! re-exported so plugins need no more dependencies.
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod abi;
 mod glue;

@@ -36,7 +36,11 @@ pub struct JsonRpc {
     observer: Option<Observer>,
 }
 
-/// Hears of every call dispatched: the method's name (or `metrics::UNKNOWN_METHOD` when it is
+/// The name an [`Observer`] hears for a method not in the table (or not the caller's): clients
+/// cannot make up names for it to count.
+pub const UNKNOWN_METHOD: &str = "(unknown)";
+
+/// Hears of every call dispatched: the method's name (or [`UNKNOWN_METHOD`] when it is
 /// not in the table) and `None` for a result or the error code.
 pub type Observer = Arc<dyn Fn(&str, Option<i64>) + Send + Sync>;
 
@@ -239,7 +243,7 @@ impl JsonRpc {
             && !may_call(&method)
         {
             if let Some(observer) = &self.observer {
-                observer(crate::metrics::UNKNOWN_METHOD, Some(error::FORBIDDEN));
+                observer(UNKNOWN_METHOD, Some(error::FORBIDDEN));
             }
             let Some(id) = id else { return false };
             write_raw_error(out, error::FORBIDDEN, "\"Forbidden\"", Some("\"not allowed for this caller\""), id);
@@ -307,7 +311,7 @@ impl JsonRpc {
     /// Finds, binds and runs a method, appending its result to `out`.
     fn dispatch(&self, method: &str, env: &Envelope<'_>, extras: &Extras, out: &mut Vec<u8>) -> Result<(), Failure> {
         let entry = self.methods.get(method).ok_or(Failure::NotFound(None))?;
-        let procedure = self.procedure(&entry)?;
+        let procedure = self.procedure(method, &entry)?;
         let mut args = Args::new(procedure.signature(), env.params, extras);
         args.bind()?;
         match catch_unwind(AssertUnwindSafe(|| procedure.call(&args, out))) {
@@ -320,7 +324,10 @@ impl JsonRpc {
         }
     }
 
-    fn procedure<'e>(&self, entry: &'e Entry) -> Result<&'e Arc<dyn Procedure>, Failure> {
+    /// The procedure of `method`'s entry, its library loaded on the first call. A target that
+    /// fails is logged with its `module:symbol` (which may be a path); the client's answer
+    /// names only the method.
+    fn procedure<'e>(&self, method: &str, entry: &'e Entry) -> Result<&'e Arc<dyn Procedure>, Failure> {
         let crate::table::Kind::Lazy { target, resolved, warned } = &entry.0 else {
             return Ok(entry.procedure().expect("native entries have a procedure"));
         };
@@ -328,17 +335,18 @@ impl JsonRpc {
             return Ok(p);
         }
         let Some(resolver) = &self.resolver else {
-            return Err(Failure::NotFound(Some(format!("{target}: no resolver for lazy targets"))));
+            log::warn!("cannot resolve {target} for {method}: no resolver for lazy targets");
+            return Err(Failure::NotFound(Some(format!("{method:?} could not be loaded"))));
         };
         match resolver.resolve(target) {
             Ok(p) => Ok(resolved.get_or_init(|| p)),
             Err(e) => {
                 if warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                    log::debug!("cannot resolve {target}: {e}");
+                    log::debug!("cannot resolve {target} for {method}: {e}");
                 } else {
-                    log::warn!("cannot resolve {target}: {e} (further failures are logged at debug)");
+                    log::warn!("cannot resolve {target} for {method}: {e} (further failures are logged at debug)");
                 }
-                Err(Failure::NotFound(Some(format!("{target} could not be loaded"))))
+                Err(Failure::NotFound(Some(format!("{method:?} could not be loaded"))))
             }
         }
     }
@@ -348,7 +356,7 @@ impl JsonRpc {
         let Some(observer) = &self.observer else { return };
         match outcome {
             Ok(()) => observer(method, None),
-            Err(Failure::NotFound(None)) => observer(crate::metrics::UNKNOWN_METHOD, Some(error::METHOD_NOT_FOUND)),
+            Err(Failure::NotFound(None)) => observer(UNKNOWN_METHOD, Some(error::METHOD_NOT_FOUND)),
             Err(failure) => observer(method, Some(self.code_of(failure))),
         }
     }

@@ -83,7 +83,7 @@ fn a_caller_gets_forbidden_for_methods_it_may_not_call_whether_they_exist_or_not
 #[test]
 fn the_observer_hears_each_outcome() {
     type Heard = (&'static str, Option<i64>);
-    use crate::metrics::UNKNOWN_METHOD;
+    use crate::engine::UNKNOWN_METHOD;
     let mut rpc = sample();
     rpc.map_error("MyException", -32001).unwrap();
     let heard = Arc::new(std::sync::Mutex::new(Vec::new()));

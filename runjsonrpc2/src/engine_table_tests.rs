@@ -99,7 +99,7 @@ fn lazy_entries_cache_only_success() {
     rpc.set_resolver(resolver.clone());
     rpc.methods().insert_lazy("sample.add", "tests.sample:add").unwrap();
     let req = r#"{"jsonrpc":"2.0","method":"sample.add","id":"sample.add","params":[1,2]}"#;
-    let failed = r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found","data":"tests.sample:add could not be loaded"},"id":"sample.add"}"#;
+    let failed = r#"{"jsonrpc":"2.0","error":{"code":-32601,"message":"Method not found","data":"\"sample.add\" could not be loaded"},"id":"sample.add"}"#;
     assert_eq!(run(&rpc, req, &Extras::new()).as_deref(), Some(failed));
     let ok = r#"{"jsonrpc":"2.0","result":3,"id":"sample.add"}"#;
     assert_eq!(run(&rpc, req, &Extras::new()).as_deref(), Some(ok));

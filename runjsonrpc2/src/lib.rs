@@ -19,6 +19,7 @@
 //! assert_eq!(answer.unwrap(), br#"{"jsonrpc":"2.0","result":3,"id":1}"#);
 //! ```
 #![warn(missing_docs)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod app;
 pub mod auth;
@@ -42,7 +43,7 @@ mod table;
 mod template;
 mod worker;
 
-pub use engine::{JsonRpc, Limits, Observer};
+pub use engine::{JsonRpc, Limits, Observer, UNKNOWN_METHOD};
 pub use error::{AppError, Failure, SetupError};
 pub use procedure::{Procedure, procedure, raw};
 pub use signature::{Args, Extras, Param, ParamKind, Signature};

@@ -19,9 +19,6 @@ use std::time::Duration;
 /// The upper bounds of the latency histogram's buckets, in seconds.
 const BOUNDS: [f64; 12] = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0, 10.0];
 
-/// The label for methods not in the table (client-chosen names would be unbounded).
-pub const UNKNOWN_METHOD: &str = "(unknown)";
-
 static ENABLED: AtomicBool = AtomicBool::new(false);
 static COUNTS: Mutex<Snapshot> = Mutex::new(Snapshot::new());
 static LATENCY: [AtomicU64; BOUNDS.len() + 1] = [const { AtomicU64::new(0) }; BOUNDS.len() + 1];
@@ -142,7 +139,7 @@ pub fn enabled() -> bool {
     ENABLED.load(Ordering::Relaxed)
 }
 
-/// Counts one call of `method` (or [`UNKNOWN_METHOD`]) with its outcome: `None` for a
+/// Counts one call of `method` (or [`crate::UNKNOWN_METHOD`]) with its outcome: `None` for a
 /// result, else the error code.
 pub fn call(method: &str, code: Option<i64>) {
     let mut counts = COUNTS.lock().unwrap_or_else(|e| e.into_inner());

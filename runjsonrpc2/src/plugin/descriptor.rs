@@ -3,6 +3,7 @@
 use crate::signature::{Param, ParamKind, Signature};
 use runjsonrpc2_plugin::abi;
 use serde_json::value::RawValue;
+use std::collections::HashMap;
 
 /// Bounds on what a sane table holds; a table past them is refused.
 const MAX_NAME: usize = 1024;
@@ -40,13 +41,22 @@ pub struct Descriptor {
     pub version: String,
     /// Its methods, in the table's order.
     pub methods: Vec<MethodInfo>,
+    /// Where each name, and each symbol (its first method), is in `methods`: a lookup costs
+    /// the same in a table of ten methods or of a hundred thousand.
+    index: Index,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Index {
+    by_name: HashMap<String, usize>,
+    by_symbol: HashMap<String, usize>,
 }
 
 impl Descriptor {
     /// The method a target's symbol part names: a method's name, or else its exported symbol.
     pub fn find(&self, symbol: &str) -> Option<&MethodInfo> {
-        let by_name = self.methods.iter().find(|m| m.name == symbol);
-        by_name.or_else(|| self.methods.iter().find(|m| m.symbol == symbol))
+        let at = self.index.by_name.get(symbol).or_else(|| self.index.by_symbol.get(symbol))?;
+        self.methods.get(*at)
     }
 
     /// The name `method` is served under: `plugin.method`, or bare without the prefix.
@@ -152,20 +162,24 @@ unsafe fn finish(name: abi::Str, version: abi::Str, methods: Vec<MethodInfo>) ->
     let name = unsafe { text(name, MAX_NAME, "plugin name") }?;
     // SAFETY: as above.
     let version = unsafe { text(version, MAX_NAME, "plugin version") }?;
+    // Each method against every earlier one, through the index built on the way: linear.
+    let mut index = Index::default();
     for (i, method) in methods.iter().enumerate() {
-        let earlier = &methods[..i];
-        if earlier.iter().any(|o| o.name == method.name) {
+        if index.by_name.contains_key(&method.name) {
             return Err(format!("method \"{}\" appears twice in the table", method.name));
         }
-        if let Some(o) = earlier.iter().find(|o| o.symbol == method.name || o.name == method.symbol) {
-            let (a, b) = (&o.name, &method.name);
+        let clash = [index.by_symbol.get(&method.name), index.by_name.get(&method.symbol)];
+        if let Some(&o) = clash.into_iter().flatten().min() {
+            let (a, b) = (&methods[o].name, &method.name);
             return Err(format!("methods \"{a}\" and \"{b}\": a symbol is named like the other method"));
         }
+        index.by_name.insert(method.name.clone(), i);
+        index.by_symbol.entry(method.symbol.clone()).or_insert(i);
     }
     if name.is_empty() {
         return Err("empty plugin name".into());
     }
-    Ok(Descriptor { name, version, methods })
+    Ok(Descriptor { name, version, methods, index })
 }
 
 /// One method and its parameters. `strict` (ABI 2): every flag bit must be known; otherwise
@@ -364,6 +378,54 @@ mod tests {
             let got = unsafe { super::method(&m, &[], strict) }
                 .map(|i| (matches!(i.signature, Signature::Raw), i.trusted_output));
             assert_eq!(got, want.map_err(str::to_owned), "flags {flags:#x}, strict {strict}");
+        }
+    }
+
+    /// A table of (name, symbol) pairs: its checks against earlier methods, and `find`.
+    #[test]
+    fn tables_are_checked_and_found_in() {
+        let info = |(name, symbol): (&str, &str)| super::MethodInfo {
+            name: name.into(),
+            symbol: symbol.into(),
+            doc: String::new(),
+            signature: Signature::Raw,
+            trusted_output: false,
+            param_schemas: Vec::new(),
+            result_schema: None,
+            error_kinds: None,
+        };
+        #[rustfmt::skip]
+        type Table<'a> = &'a [(&'a str, &'a str)];
+        let cases: &[(Table<'_>, Result<(), &str>)] = &[
+            (&[("add", "add"), ("sub", "sub")], Ok(())),
+            (&[("add", "f"), ("sub", "f")], Ok(())),
+            (&[("add", "f"), ("add", "g")], Err("method \"add\" appears twice in the table")),
+            (&[("add", "f"), ("f", "g")], Err("methods \"add\" and \"f\": a symbol is named like the other method")),
+            (&[("f", "g"), ("add", "f")], Err("methods \"f\" and \"add\": a symbol is named like the other method")),
+            (
+                &[("a", "x"), ("b", "a"), ("x", "y")],
+                Err("methods \"a\" and \"b\": a symbol is named like the other method"),
+            ),
+        ];
+        for &(table, want) in cases {
+            let methods = table.iter().copied().map(info).collect();
+            // SAFETY: both strings are 'static.
+            let got = unsafe { super::finish(abi::Str::new("t"), abi::Str::new("1"), methods) };
+            assert_eq!(got.map(|_| ()), want.map_err(str::to_owned), "{table:?}");
+        }
+        let methods = [("add", "rj2_add"), ("sub", "rj2_sub"), ("neg", "rj2_sub")].map(info).into();
+        // SAFETY: as above.
+        let table = unsafe { super::finish(abi::Str::new("t"), abi::Str::new("1"), methods) }.unwrap();
+        #[rustfmt::skip]
+        let finds: &[(&str, Option<&str>)] = &[
+            ("add", Some("add")),
+            ("rj2_add", Some("add")),
+            ("rj2_sub", Some("sub")),
+            ("neg", Some("neg")),
+            ("nope", None),
+        ];
+        for &(symbol, want) in finds {
+            assert_eq!(table.find(symbol).map(|m| m.name.as_str()), want, "{symbol}");
         }
     }
 }
