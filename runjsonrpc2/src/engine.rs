@@ -179,7 +179,7 @@ impl JsonRpc {
     /// Answers in place of calls that did not finish in time: every request in `body` with a
     /// valid id gets the error `code` with `message` (a batch, an array of them); false when
     /// none has an id. Also names the methods called, for a log line.
-    pub fn overdue_into(&self, body: &[u8], code: i64, message: &str, out: &mut Vec<u8>) -> (bool, String) {
+    pub(crate) fn overdue_into(&self, body: &[u8], code: i64, message: &str, out: &mut Vec<u8>) -> (bool, String) {
         let text = std::str::from_utf8(body).unwrap_or("");
         let (items, batch) = match request::parse(text, self.limits.max_batch) {
             Ok(Body::Single(item)) => (vec![item], false),

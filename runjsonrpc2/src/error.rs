@@ -85,6 +85,7 @@ impl std::error::Error for AppError {}
 
 /// Why a procedure call did not produce a result.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Failure {
     /// No such method, or its lazy target could not be resolved (the detail says which).
     NotFound(Option<String>),
@@ -126,6 +127,7 @@ impl Failure {
 
 /// A mistake in setting up the engine: a bad signature, target or error code.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SetupError {
     /// A parameter list that cannot be bound (duplicates, variadic not last, bad default).
     Signature(String),

@@ -34,8 +34,12 @@ mod master;
 mod metrics;
 pub mod plugin;
 mod procedure;
-#[doc(hidden)] // public for the fuzz target only (fuzz/), which compares its two parsers
+// Public for the fuzz target only (fuzz/, built with `cfg(fuzzing)`), which compares its two
+// parsers; private otherwise.
+#[cfg(fuzzing)]
 pub mod request;
+#[cfg(not(fuzzing))]
+mod request;
 pub mod server;
 mod signature;
 mod sys;
@@ -45,7 +49,7 @@ mod worker;
 
 pub use engine::{JsonRpc, Limits, Observer, UNKNOWN_METHOD};
 pub use error::{AppError, Failure, SetupError};
-pub use procedure::{Procedure, procedure, raw};
+pub use procedure::{Procedure, Raw, Typed, procedure, raw};
 pub use signature::{Args, Extras, Param, ParamKind, Signature};
 pub use table::{Entry, Methods, Resolver, Target};
 

@@ -13,7 +13,8 @@
 mod limit;
 mod secret;
 
-pub use limit::{Failures, LIMIT, WINDOW};
+pub(crate) use limit::Failures;
+pub use limit::{LIMIT, WINDOW};
 #[cfg(test)] // the server's tests encode credentials with it
 pub(crate) use secret::base64;
 pub use secret::{hash_secret, random_secret};
