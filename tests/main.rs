@@ -1,5 +1,6 @@
 //! Integration tests: the real runjsonrpc2 binary and library, real plugins built by cargo, real HTTP.
 
+mod access;
 mod auth;
 mod catalog;
 mod cli;

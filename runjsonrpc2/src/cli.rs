@@ -151,6 +151,9 @@ pub struct ServeOptions {
     /// The most bytes of a request head (then 431, or 414 for the request line)
     #[arg(long, value_name = "BYTES", default_value_t = HttpConfig::default().max_header_bytes)]
     pub max_header_bytes: usize,
+    /// Append a JSON line per request answered to FILE (`-`: stderr); reopened on SIGUSR1
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
     /// The most header fields of a request (then 431; at most 512)
     #[arg(long, value_name = "N", default_value_t = HttpConfig::default().max_headers, value_parser = max_headers)]
     pub max_headers: usize,
@@ -289,6 +292,7 @@ impl ServeOptions {
         http.write_timeout = self.write_timeout;
         http.max_header_bytes = self.max_header_bytes;
         http.max_headers = self.max_headers;
+        http.access_log = self.access_log.clone();
         http.max_body = self.max_body;
         http.rpc_path = self.rpc_path.clone();
         http.grace = std::time::Duration::from_secs(self.grace);

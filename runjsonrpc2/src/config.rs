@@ -64,6 +64,7 @@ struct File {
     write_timeout: Option<f64>,
     max_header_bytes: Option<usize>,
     max_headers: Option<usize>,
+    access_log: Option<PathBuf>,
     rpc_path: Option<String>,
     #[serde(rename = "static")]
     static_dir: Option<PathBuf>,
@@ -127,6 +128,7 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         }
     }
     s.http.max_header_bytes = file.max_header_bytes.unwrap_or(s.http.max_header_bytes);
+    s.http.access_log = file.access_log.map(|p| if p == std::path::Path::new("-") { p } else { near(p) });
     if let Some(n) = file.max_headers {
         if !(1..=512).contains(&n) {
             return Err(err(None, format!("max_headers: {n} is not in 1..=512")));

@@ -3,6 +3,7 @@
 use crate::error::{self, AppError, Failure, SetupError};
 use crate::procedure::Procedure;
 use crate::request::{self, Body, BodyError, Envelope, Item};
+use crate::seen::Seen;
 use crate::signature::{Args, Extras};
 use crate::table::{Entry, Methods, Resolver};
 use serde_json::Value;
@@ -115,7 +116,7 @@ impl JsonRpc {
 
     /// Processes a body, appending the answer to `out`; false when there is none.
     pub fn handle_into(&self, body: &[u8], extras: &Extras, out: &mut Vec<u8>) -> bool {
-        self.handle_checked(body, extras, None, out)
+        self.handle_checked(body, extras, None, out, None)
     }
 
     /// As [`JsonRpc::handle_into`], for a caller who may call only the methods `may_call`
@@ -128,30 +129,57 @@ impl JsonRpc {
         may_call: &dyn Fn(&str) -> bool,
         out: &mut Vec<u8>,
     ) -> bool {
-        self.handle_checked(body, extras, Some(may_call), out)
+        self.handle_checked(body, extras, Some(may_call), out, None)
     }
 
-    fn handle_checked(&self, body: &[u8], extras: &Extras, may_call: MayCall<'_>, out: &mut Vec<u8>) -> bool {
+    /// As [`JsonRpc::handle_into`] or [`JsonRpc::handle_into_for`], telling `seen` the methods
+    /// called and the error codes answered (the server's access log).
+    pub(crate) fn handle_into_seen(
+        &self,
+        body: &[u8],
+        extras: &Extras,
+        may_call: MayCall<'_>,
+        out: &mut Vec<u8>,
+        seen: &mut Seen,
+    ) -> bool {
+        self.handle_checked(body, extras, may_call, out, Some(seen))
+    }
+
+    fn handle_checked(
+        &self,
+        body: &[u8],
+        extras: &Extras,
+        may_call: MayCall<'_>,
+        out: &mut Vec<u8>,
+        mut seen: Option<&mut Seen>,
+    ) -> bool {
+        let mut code = |code| {
+            if let Some(seen) = seen.as_deref_mut() {
+                seen.code(Some(code));
+            }
+        };
         let start = out.len();
         let text = match std::str::from_utf8(body) {
             Ok(t) => t,
             Err(e) => {
                 let detail = format!("invalid UTF-8 at byte {}", e.valid_up_to());
                 write_error(out, error::PARSE_ERROR, Some(&detail), None, NULL_ID);
+                code(error::PARSE_ERROR);
                 return true;
             }
         };
         match request::parse(text, self.limits.max_batch) {
-            Ok(Body::Single(item)) => self.item(item, extras, may_call, out),
+            Ok(Body::Single(item)) => self.item(item, extras, may_call, out, seen),
             Ok(Body::Batch(items)) if items.is_empty() => {
                 write_error(out, error::INVALID_REQUEST, Some("empty batch"), None, NULL_ID);
+                code(error::INVALID_REQUEST);
                 true
             }
             Ok(Body::Batch(items)) => {
                 out.push(b'[');
                 for item in items {
                     let mark = out.len();
-                    if self.item(item, extras, may_call, out) {
+                    if self.item(item, extras, may_call, out, seen.as_deref_mut()) {
                         out.push(b',');
                     } else {
                         out.truncate(mark);
@@ -167,10 +195,12 @@ impl JsonRpc {
             Err(BodyError::TooLarge) => {
                 let detail = format!("batch larger than {} requests", self.limits.max_batch);
                 write_error(out, error::INVALID_REQUEST, Some(&detail), None, NULL_ID);
+                code(error::INVALID_REQUEST);
                 true
             }
             Err(BodyError::Parse(detail)) => {
                 write_error(out, error::PARSE_ERROR, Some(&detail), None, NULL_ID);
+                code(error::PARSE_ERROR);
                 true
             }
         }
@@ -215,11 +245,24 @@ impl JsonRpc {
     }
 
     /// Answers one batch member or single body; false for a notification.
-    fn item(&self, item: Item<'_>, extras: &Extras, may_call: MayCall<'_>, out: &mut Vec<u8>) -> bool {
+    fn item(
+        &self,
+        item: Item<'_>,
+        extras: &Extras,
+        may_call: MayCall<'_>,
+        out: &mut Vec<u8>,
+        mut seen: Option<&mut Seen>,
+    ) -> bool {
+        let invalid = |seen: Option<&mut Seen>| {
+            if let Some(seen) = seen {
+                seen.code(Some(error::INVALID_REQUEST));
+            }
+        };
         let env = match item {
             Item::Request(env) => env,
             Item::NotObject => {
                 write_error(out, error::INVALID_REQUEST, Some("not an object"), None, NULL_ID);
+                invalid(seen);
                 return true;
             }
         };
@@ -229,6 +272,7 @@ impl JsonRpc {
             Some(_) => {
                 let detail = "id must be a string, a number or null";
                 write_error(out, error::INVALID_REQUEST, Some(detail), None, NULL_ID);
+                invalid(seen);
                 return true;
             }
         };
@@ -236,6 +280,7 @@ impl JsonRpc {
             Ok(m) => m,
             Err(detail) => {
                 write_error(out, error::INVALID_REQUEST, Some(&detail), None, id.unwrap_or(NULL_ID));
+                invalid(seen);
                 return true;
             }
         };
@@ -245,6 +290,9 @@ impl JsonRpc {
             if let Some(observer) = &self.observer {
                 observer(UNKNOWN_METHOD, Some(error::FORBIDDEN));
             }
+            if let Some(seen) = seen {
+                seen.call(&method, Some(error::FORBIDDEN));
+            }
             let Some(id) = id else { return false };
             write_raw_error(out, error::FORBIDDEN, "\"Forbidden\"", Some("\"not allowed for this caller\""), id);
             return true;
@@ -253,13 +301,13 @@ impl JsonRpc {
             // A notification: run it, answer nothing, not even an error.
             let mut scratch = Vec::new();
             let outcome = self.dispatch(&method, &env, extras, &mut scratch);
-            self.observe(&method, &outcome);
+            self.observe(&method, &outcome, seen.as_deref_mut());
             return false;
         };
         out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"result\":");
         let mark = out.len();
         let outcome = self.dispatch(&method, &env, extras, out);
-        self.observe(&method, &outcome);
+        self.observe(&method, &outcome, seen);
         match outcome {
             Ok(()) => {
                 out.extend_from_slice(b",\"id\":");
@@ -351,8 +399,11 @@ impl JsonRpc {
         }
     }
 
-    /// Tells the observer, if any, how a call ended.
-    fn observe(&self, method: &str, outcome: &Result<(), Failure>) {
+    /// Tells the observer and `seen`, if any, how a call ended.
+    fn observe(&self, method: &str, outcome: &Result<(), Failure>, seen: Option<&mut Seen>) {
+        if let Some(seen) = seen {
+            seen.call(method, outcome.as_ref().err().map(|f| self.code_of(f)));
+        }
         let Some(observer) = &self.observer else { return };
         match outcome {
             Ok(()) => observer(method, None),

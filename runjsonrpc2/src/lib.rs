@@ -37,9 +37,11 @@ mod procedure;
 // Public for the fuzz target only (fuzz/, built with `cfg(fuzzing)`), which compares its two
 // parsers; private otherwise.
 #[cfg(fuzzing)]
+#[allow(missing_docs)]
 pub mod request;
 #[cfg(not(fuzzing))]
 mod request;
+mod seen;
 pub mod server;
 mod signature;
 mod sys;

@@ -131,10 +131,10 @@ pub fn run(
     watched: &dyn Fn() -> Vec<PathBuf>,
     on_ready: impl FnOnce(),
 ) -> Result<(), MasterError> {
-    use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU};
+    use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1};
     let (events, rx) = mpsc::channel();
     let mut signals =
-        signal_hook::iterator::Signals::new([SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU])
+        signal_hook::iterator::Signals::new([SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1])
             .map_err(MasterError::Signals)?;
     let handle = signals.handle();
     let to_master = events.clone();
@@ -323,8 +323,14 @@ impl Master {
     }
 
     fn signal(&mut self, signal: i32) {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU};
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1};
         match signal {
+            // logrotate's: every worker reopens its access log.
+            SIGUSR1 => {
+                for w in &self.workers {
+                    crate::sys::signal(w.pid, SIGUSR1);
+                }
+            }
             SIGTERM | SIGINT => self.stop(false, signal),
             SIGQUIT => self.stop(true, signal),
             SIGHUP => {

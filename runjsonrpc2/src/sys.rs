@@ -15,6 +15,15 @@ pub(crate) fn redirect_std(target: RawFd, with: BorrowedFd<'_>) -> io::Result<()
     if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
+/// Sends `signal` to process `pid`, a child of ours not yet reaped; an error (it has just
+/// exited) is ignored.
+pub(crate) fn signal(pid: u32, signal: i32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else { return };
+    // SAFETY: kill(2) reads two integers and touches no memory of ours. `pid` is a child this
+    // process has not reaped, so the number cannot have been reused for another process.
+    unsafe { libc::kill(pid, signal) };
+}
+
 /// Waits until one of `fds` is readable (or has hung up), at most `timeout` (`None`: no
 /// limit); returns which are.
 pub(crate) fn poll_readable<const N: usize>(

@@ -86,9 +86,10 @@ pub fn run(settings: &Settings) -> u8 {
     // failure to start.
     tell("ready");
     log::debug!("worker ready");
+    let reopen = listening.log_reopener();
     let (serving, running) = listening.start(Arc::new(built.rpc), Arc::new(settings.extras.clone()), Some(retire));
     let _ = stopper.set(serving.clone());
-    if let Err(e) = listen_to_signals(serving) {
+    if let Err(e) = listen_to_signals(serving, reopen) {
         log::error!("{e}");
         return 1;
     }
@@ -149,15 +150,17 @@ fn listen_to_master(master: UnixStream, stopper: Arc<OnceLock<Stopper>>) -> std:
     Ok(())
 }
 
-/// TERM stops gracefully, QUIT at once; INT, HUP, TTIN and TTOU are the master's (a
-/// terminal sends them to the whole process group) and ignored here.
-fn listen_to_signals(stopper: Stopper) -> std::io::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU};
-    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGTTIN, SIGTTOU])?;
+/// TERM stops gracefully, QUIT at once, USR1 reopens the access log; INT, HUP, TTIN and TTOU
+/// are the master's (a terminal sends them to the whole process group) and ignored here.
+fn listen_to_signals(stopper: Stopper, reopen: impl Fn() + Send + 'static) -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGTTIN, SIGTTOU, SIGUSR1};
+    let mut signals =
+        signal_hook::iterator::Signals::new([SIGTERM, SIGQUIT, SIGINT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1])?;
     std::thread::Builder::new().name("rpc-signals".into()).spawn(move || {
         for signal in signals.forever() {
             match signal {
                 SIGTERM => stopper.stop(),
+                SIGUSR1 => reopen(),
                 SIGQUIT => std::process::exit(0),
                 _ => {}
             }

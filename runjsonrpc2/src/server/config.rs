@@ -59,6 +59,9 @@ pub struct HttpConfig {
     pub max_header_bytes: usize,
     /// The most header fields (default 100, at most 512); more is 431.
     pub max_headers: usize,
+    /// A JSON line per request answered is appended to this file (`-`: stderr); `None`
+    /// for no access log.
+    pub access_log: Option<PathBuf>,
 }
 
 impl Default for HttpConfig {
@@ -83,6 +86,7 @@ impl Default for HttpConfig {
             write_timeout: Duration::from_secs(60),
             max_header_bytes: 32 * 1024,
             max_headers: 100,
+            access_log: None,
         }
     }
 }

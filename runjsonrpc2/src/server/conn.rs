@@ -2,6 +2,7 @@
 //! body, route, answer, write, next. Nothing is handed to another thread, but an answer at
 //! a call's deadline (see `deadline.rs`).
 
+use super::access::{AccessLog, Line};
 use super::deadline::Slot;
 use super::framing::Framing;
 use super::listen::Stream;
@@ -10,11 +11,12 @@ use super::route::{self, Reply, Verdict, Who};
 use super::shared::Shared;
 use super::stop::Registered;
 use super::wire::{Answer, Then, Wire};
+use crate::seen::Seen;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// How long a connection closed on an error reads on, so the client sees the answer rather
 /// than a reset (nginx's `lingering_time` is 30 s; a client still sending is owed less).
@@ -34,6 +36,12 @@ pub(crate) struct Scratch {
     wire: Wire,
     who: Who,
     slot: Option<Arc<Slot>>,
+    /// For the access log (filled only when there is one): the calls, the user, when the
+    /// head was read, and the line.
+    seen: Seen,
+    user: Option<String>,
+    started: Option<Instant>,
+    line: Vec<u8>,
 }
 
 impl Scratch {
@@ -46,6 +54,10 @@ impl Scratch {
             wire: Wire::new(),
             who: Who::new(&shared.extras),
             slot,
+            seen: Seen::default(),
+            user: None,
+            started: None,
+            line: Vec::new(),
         }
     }
 
@@ -94,6 +106,9 @@ pub(crate) fn serve(stream: Stream, peer: Option<SocketAddr>, shared: &Shared, s
     let ip = peer.map(|p| p.ip());
     loop {
         let next = request(&link, ip, shared, scratch);
+        if let Some(access) = &shared.access {
+            log(access, ip, scratch);
+        }
         scratch.shrink();
         match next {
             Next::KeepAlive => {}
@@ -129,6 +144,9 @@ fn request(link: &Registered<'_>, ip: Option<IpAddr>, shared: &Shared, s: &mut S
             refuse(stream, &mut s.wire, 1, &Reply::text(status, message), Then::Close);
             return Next::Linger;
         }
+    }
+    if shared.access.is_some() {
+        s.started = Some(Instant::now());
     }
     let request = &s.request;
     log::debug!("{} {}", request.method.as_str(), request.path);
@@ -224,13 +242,20 @@ fn request(link: &Registered<'_>, ip: Option<IpAddr>, shared: &Shared, s: &mut S
     // 5. The calls, with the deadline watching.
     let started = config.metrics.then(Instant::now);
     let extras = s.who.set(user.map(crate::auth::User::name), ip);
+    let seen = match shared.access {
+        Some(_) => {
+            s.user = user.map(|u| u.name().to_owned());
+            Some(&mut s.seen)
+        }
+        None => None,
+    };
     s.out.clear();
     shared.calls.fetch_add(1, Ordering::SeqCst);
     let answered_here = match &s.slot {
-        None => Some(route::call(shared, &s.body, user, extras, &mut s.out)),
+        None => Some(route::call(shared, &s.body, user, extras, &mut s.out, seen)),
         Some(slot) => {
             shared.deadlines.begin(slot, &link.link, minor, &s.body);
-            let answer = route::call(shared, &s.body, user, extras, &mut s.out);
+            let answer = route::call(shared, &s.body, user, extras, &mut s.out, seen);
             shared.deadlines.end(slot).then_some(answer)
         }
     };
@@ -245,6 +270,32 @@ fn request(link: &Registered<'_>, ip: Option<IpAddr>, shared: &Shared, s: &mut S
         crate::metrics::latency(started.elapsed());
     }
     answered(written, next_after(then, Next::KeepAlive))
+}
+
+/// Writes the access log's line for the request just answered (none when nothing was: a
+/// connection that closed between requests, or a call answered at its deadline).
+fn log(access: &AccessLog, ip: Option<IpAddr>, s: &mut Scratch) {
+    let started = s.started.take();
+    if let Some((status, bytes)) = s.wire.take_last() {
+        let (method, path) = match started {
+            Some(_) => (s.request.method.as_str(), s.request.path.as_str()),
+            None => ("-", "-"), // a head refused before it was read whole
+        };
+        let line = Line {
+            remote: ip,
+            user: s.user.as_deref(),
+            method,
+            path,
+            status,
+            seen: (s.seen.calls > 0 || !s.seen.codes.is_empty()).then_some(&s.seen),
+            bytes,
+            took: started.map_or(Duration::ZERO, |t| t.elapsed()),
+        };
+        line.write_to(SystemTime::now(), &mut s.line);
+        access.write(&s.line);
+    }
+    s.user = None;
+    s.seen.clear();
 }
 
 /// Reads the body as framed into the scratch buffer.

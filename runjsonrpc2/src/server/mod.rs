@@ -35,6 +35,7 @@
 //! running.wait().unwrap();
 //! ```
 
+mod access;
 mod allow;
 mod config;
 mod conn;
@@ -79,6 +80,13 @@ pub enum ServeError {
     Signals(std::io::Error),
     /// The accept loop could not run.
     Accept(std::io::Error),
+    /// The access log could not be opened.
+    AccessLog {
+        /// Its path.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
 }
 
 impl std::fmt::Display for ServeError {
@@ -87,6 +95,7 @@ impl std::fmt::Display for ServeError {
             ServeError::Bind { addr, .. } => write!(f, "cannot listen on {addr}"),
             ServeError::Signals(_) => write!(f, "cannot install signal handlers"),
             ServeError::Accept(_) => write!(f, "accepting connections failed"),
+            ServeError::AccessLog { path, .. } => write!(f, "cannot open the access log {path}"),
         }
     }
 }
@@ -94,7 +103,10 @@ impl std::fmt::Display for ServeError {
 impl std::error::Error for ServeError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ServeError::Bind { source, .. } | ServeError::Signals(source) | ServeError::Accept(source) => Some(source),
+            ServeError::Bind { source, .. }
+            | ServeError::Signals(source)
+            | ServeError::Accept(source)
+            | ServeError::AccessLog { source, .. } => Some(source),
         }
     }
 }
@@ -167,6 +179,7 @@ pub struct Listening {
     config: HttpConfig,
     /// The users `--auth` checks, replaced whole when a single process reloads them on SIGHUP.
     users: Users,
+    access: Option<Arc<access::AccessLog>>,
 }
 
 impl Listening {
@@ -183,7 +196,14 @@ impl Listening {
             Listener::Unix(_) => {}
         }
         let users = Arc::new(std::sync::RwLock::new(config.auth.clone()));
-        Ok(Listening { listener, address, config: config.clone(), users })
+        let access = match &config.access_log {
+            Some(path) => Some(Arc::new(
+                access::AccessLog::open(path)
+                    .map_err(|source| ServeError::AccessLog { path: path.display().to_string(), source })?,
+            )),
+            None => None,
+        };
+        Ok(Listening { listener, address, config: config.clone(), users, access })
     }
 
     /// The TCP address the socket is bound to (the real port when 0 was asked for); `None`
@@ -200,17 +220,37 @@ impl Listening {
         &self.address
     }
 
+    /// Reopens the access log, if any (logrotate moved it): what SIGUSR1 does.
+    pub(crate) fn log_reopener(&self) -> impl Fn() + Send + Sync + 'static {
+        let access = self.access.clone();
+        move || {
+            if let Some(access) = &access
+                && let Err(e) = access.reopen()
+            {
+                log::error!("cannot reopen the access log: {e}; it goes on in the old file");
+            }
+        }
+    }
+
     /// Serves until SIGINT or SIGTERM (graceful: calls in flight finish within the grace
-    /// period) or SIGQUIT (quick: the process exits at once).
+    /// period) or SIGQUIT (quick: the process exits at once). SIGHUP reads the `--auth` file
+    /// again and, like SIGUSR1, reopens the access log.
     pub fn serve_until_signal(self, rpc: Arc<JsonRpc>, extras: Arc<Extras>) -> Result<(), ServeError> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-        let mut signals =
-            signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP]).map_err(ServeError::Signals)?;
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1};
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGUSR1])
+            .map_err(ServeError::Signals)?;
         let handle = signals.handle();
         let users = self.users.clone();
+        let reopen = self.log_reopener();
         let (stopper, running) = self.start(rpc, extras, None);
         let signal_thread = std::thread::spawn(move || {
             for sig in signals.forever() {
+                if sig == SIGHUP || sig == SIGUSR1 {
+                    reopen();
+                }
+                if sig == SIGUSR1 {
+                    continue;
+                }
                 if sig == SIGHUP {
                     reload_users(&users);
                     continue;
@@ -255,6 +295,7 @@ impl Listening {
             users: self.users,
             served: Default::default(),
             calls: Default::default(),
+            access: self.access,
         });
         if shared.config.timeout.is_some() {
             let (watched, done_shared) = (pool.clone(), shared.clone());

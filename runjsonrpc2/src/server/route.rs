@@ -5,6 +5,7 @@ use super::gate;
 use super::reader::{Method, Request};
 use super::shared::Shared;
 use crate::auth::{User, Users};
+use crate::seen::Seen;
 use crate::signature::Extras;
 use serde_json::value::RawValue;
 use std::net::IpAddr;
@@ -84,10 +85,21 @@ pub(crate) fn judge<'u>(
 
 /// Runs the calls of `body` for `user`, the answer appended to `out`; whether there is one
 /// (a request of notifications only has none).
-pub(crate) fn call(shared: &Shared, body: &[u8], user: Option<&User>, extras: &Extras, out: &mut Vec<u8>) -> bool {
-    match user {
-        None => shared.rpc.handle_into(body, extras, out),
-        Some(user) => shared.rpc.handle_into_for(body, extras, &|m| user.may_call(m), out),
+/// With `seen`, the methods called and the error codes answered are told to it (the access log).
+pub(crate) fn call(
+    shared: &Shared,
+    body: &[u8],
+    user: Option<&User>,
+    extras: &Extras,
+    out: &mut Vec<u8>,
+    seen: Option<&mut Seen>,
+) -> bool {
+    let may_call = |m: &str| user.is_none_or(|user| user.may_call(m));
+    match (user, seen) {
+        (None, None) => shared.rpc.handle_into(body, extras, out),
+        (Some(user), None) => shared.rpc.handle_into_for(body, extras, &|m| user.may_call(m), out),
+        (None, Some(seen)) => shared.rpc.handle_into_seen(body, extras, None, out, seen),
+        (Some(_), Some(seen)) => shared.rpc.handle_into_seen(body, extras, Some(&may_call), out, seen),
     }
 }
 

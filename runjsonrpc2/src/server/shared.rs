@@ -24,4 +24,6 @@ pub(crate) struct Shared {
     pub(crate) served: AtomicU64,
     /// Calls running now.
     pub(crate) calls: AtomicUsize,
+    /// The access log, if any.
+    pub(crate) access: Option<Arc<super::access::AccessLog>>,
 }

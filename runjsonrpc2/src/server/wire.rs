@@ -67,18 +67,27 @@ pub(crate) struct Wire {
     /// The second `date` was formatted for (seconds since the epoch).
     second: u64,
     date: String,
+    /// The status and size of the last answer framed, for the access log.
+    last: Option<(u16, usize)>,
 }
 
 impl Wire {
     pub(crate) fn new() -> Wire {
-        Wire { buf: Vec::new(), second: u64::MAX, date: String::new() }
+        Wire { buf: Vec::new(), second: u64::MAX, date: String::new(), last: None }
+    }
+
+    /// The status and size (head and body) of the answer framed since the last call, if any.
+    pub(crate) fn take_last(&mut self) -> Option<(u16, usize)> {
+        self.last.take()
     }
 
     /// The answer to an HTTP/1.`minor` request framed at the current time: the head (with the
     /// body when it is copied behind it) and the rest of the body, to be written in that order.
     pub(crate) fn frame<'b>(&mut self, minor: u8, answer: Answer<'b>, then: Then) -> (&[u8], &'b [u8]) {
         let rest = answer.uncopied();
-        (self.compose(minor, answer, then, SystemTime::now(), rest.is_empty()), rest)
+        let head = self.compose(minor, answer, then, SystemTime::now(), rest.is_empty());
+        self.last = Some((answer.status(), head.len() + rest.len()));
+        (&self.buf, rest)
     }
 
     /// The answer for an HTTP/1.`minor` request at `now`: the head, and the body too when `with_body`.
