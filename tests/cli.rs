@@ -105,12 +105,31 @@ fn exit_codes_for_bad_setups() {
         (&["--error", "E=-32700", "hello"], "reserved"),
         (&["--host", "256.0.0.1", "hello"], "cannot listen on 256.0.0.1:0: failed to lookup address"),
         (&["serve", "/nonexistent/run.toml"], "/nonexistent/run.toml: No such file"),
+        (&["--threads", "4", "hello"], "--threads is retired: each connection has a thread of its own; use --max-connections"),
+        (&["--unix", "/tmp/x.sock", "--allow-from", "10.0.0.0/8", "hello"], "--allow-from does not apply to --unix"),
     ];
     for (args, want) in cases {
-        let port: &[&str] = if args[0] == "serve" { &[] } else { &["--port", "0"] };
+        let port: &[&str] = if args[0] == "serve" || args[0] == "--unix" { &[] } else { &["--port", "0"] };
         let (code, out, err) = run(&[port, args].concat(), "");
         assert_eq!(code, 2, "{args:?}: {out}{err}");
         assert!(err.starts_with("runjsonrpc2: ") && err.contains(want), "{args:?}: {err}");
+    }
+}
+
+/// Options that contradict each other are usage errors (exit 2), caught by the parser.
+#[test]
+fn contradictory_options_are_usage_errors() {
+    #[rustfmt::skip]
+    let cases: &[(&[&str], &str)] = &[
+        (&["-q", "-v", "hello"], "cannot be used with"),
+        (&["--unix", "/tmp/x.sock", "--port", "9", "hello"], "cannot be used with"),
+        (&["--header-timeout", "0", "hello"], "is not a positive number of seconds"),
+        (&["--max-headers", "600", "hello"], "is not a number in 1..=512"),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = run(args, "");
+        assert_eq!(code, 2, "{args:?}: {out}{err}");
+        assert!(err.contains(want), "{args:?}: {err}");
     }
 }
 
