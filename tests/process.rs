@@ -141,7 +141,9 @@ fn a_hung_call_is_answered_at_its_deadline_and_its_worker_retires() {
     let hang = r#"{"jsonrpc":"2.0","method":"cgreet.hang","id":"h"}"#;
     let answer = Server::call_on(&mut conn, hang).expect("an answer at the deadline");
     let took = started.elapsed();
-    assert!((Duration::from_secs(2)..Duration::from_millis(3500)).contains(&took), "answered after {took:?}");
+    // Not before the deadline; after it, within the watchdog's tick and a busy machine's delay
+    // (the call itself never returns, so any answer at all is the watchdog's).
+    assert!((Duration::from_secs(2)..Duration::from_secs(10)).contains(&took), "answered after {took:?}");
     assert_eq!(answer.status, 200);
     let want = r#"{"jsonrpc":"2.0","error":{"code":-32099,"message":"Call timed out: still running after the server's deadline of 2 s"},"id":"h"}"#;
     assert_eq!(answer.body_text(), want);
@@ -270,8 +272,9 @@ fn a_module_that_fails_to_load_exits_2_without_a_restart_loop() {
     assert!(!text.contains("starting another"), "{text}");
 }
 
-/// (g) At the default settings, four slow calls do not hold up a quick one: the call pool
-/// grows while every thread is busy.
+/// (g) At the default settings, four slow calls do not hold up a quick one: each connection
+/// has a thread of its own. Shown by order, not by time: the quick calls are all answered
+/// while none of the slow ones is.
 #[test]
 fn four_slow_calls_do_not_delay_a_quick_one() {
     let (server, log) = Server::start_logged(&["-v", "sample"]);
@@ -281,19 +284,25 @@ fn four_slow_calls_do_not_delay_a_quick_one() {
     let mut slow: Vec<_> = (0..4)
         .map(|_| {
             let mut conn = server.keep_alive();
-            conn.get_mut().write_all(&post_request("/", "application/json", sleep_call(1500).as_bytes())).unwrap();
+            conn.get_mut().write_all(&post_request("/", "application/json", sleep_call(5000).as_bytes())).unwrap();
             conn
         })
         .collect();
-    for i in 0..5 {
-        let quick = Instant::now();
+    for _ in 0..5 {
         assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
-        assert!(quick.elapsed() < Duration::from_millis(50), "quick call {i} took {:?}", quick.elapsed());
     }
-    assert!(started.elapsed() < Duration::from_millis(1500), "the quick calls ran while the slow ones did");
+    for conn in &slow {
+        conn.get_ref().set_nonblocking(true).unwrap();
+        let mut byte = [0u8; 1];
+        let pending = matches!(conn.get_ref().peek(&mut byte), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+        assert!(pending && conn.buffer().is_empty(), "a slow call was answered before the quick ones");
+        conn.get_ref().set_nonblocking(false).unwrap();
+    }
+    // (Unless the quick calls took 5 s: then the check above fails, and says so.)
+    assert!(started.elapsed() < Duration::from_secs(5), "the quick calls took {:?}", started.elapsed());
     for conn in &mut slow {
         let r = read_response(conn).expect("a slow call's answer");
-        assert_eq!(result(&r.body_text()), 1500);
+        assert_eq!(result(&r.body_text()), 5000);
     }
 }
 
@@ -534,7 +543,9 @@ fn a_thread_stays_waiting_while_the_others_are_busy() {
     std::thread::sleep(Duration::from_secs(11));
     let quick = Instant::now();
     assert_eq!(server.post(ADD), (200, ANSWER.to_owned()));
-    assert!(quick.elapsed() < Duration::from_millis(500), "the quick call waited {:?}", quick.elapsed());
+    // Served at once; 3 s tells "waited for a slow call to end" (at 14 s, 3 s later)
+    // from a busy machine.
+    assert!(quick.elapsed() < Duration::from_secs(3), "the quick call waited {:?}", quick.elapsed());
     assert!(started.elapsed() < Duration::from_secs(14), "the slow calls had ended");
     for conn in &mut slow {
         assert_eq!(result(&read_response(conn).expect("a slow call's answer").body_text()), 14_000);
