@@ -61,12 +61,15 @@ pub enum Command {
         #[command(subcommand)]
         action: AuthCommand,
     },
-    /// Call one method in-process and print its result as JSON (exit 1 on an error answer)
+    /// Call one method and print its result as JSON (exit 1 on an error answer): in-process
+    /// (`call MODULE METHOD [PARAMS]`) or on a running server (`call --url URL METHOD [PARAMS]`;
+    /// METHOD `-` sends each stdin line as a request and prints each answer on a line)
     Call {
-        module: String,
-        method: String,
-        /// Parameters as a JSON array or object
-        params: Option<String>,
+        /// MODULE METHOD [PARAMS], or with --url METHOD [PARAMS]; PARAMS is a JSON array or object
+        #[arg(value_name = "ARGS", required = true, num_args = 1..=3)]
+        args: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
         #[command(flatten)]
         common: Common,
     },
@@ -83,6 +86,24 @@ pub enum AuthCommand {
         #[arg(long, value_name = "PATTERN")]
         allow: Vec<String>,
     },
+}
+
+/// Options of `call`: the server to call, and how.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Remote {
+    /// Call a running server: http://HOST:PORT/PATH or unix:PATH (a Unix socket)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Send HTTP Basic credentials of this user; the secret comes from RUNJSONRPC2_SECRET, or
+    /// is asked for when stdin is a terminal
+    #[arg(long, value_name = "NAME", requires = "url")]
+    pub user: Option<String>,
+    /// Seconds one request may take, from connecting to the answer's end
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, requires = "url")]
+    pub timeout: Option<Duration>,
+    /// Indent the result
+    #[arg(long)]
+    pub pretty: bool,
 }
 
 /// Options about plugins and the engine, shared by every command.
