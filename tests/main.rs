@@ -3,6 +3,7 @@
 mod auth;
 mod catalog;
 mod cli;
+mod client;
 mod deploy;
 mod discover;
 mod http;

@@ -242,7 +242,9 @@ impl Client {
         // A write to a connection the server closed may succeed (the kernel buffers it): the
         // read then tells.
         if let Err(e) = conn.get_mut().write_all(&request) {
-            return Err(Failure::Unanswered(io(e, "sending")));
+            let closed = closed(&e);
+            let e = io(e, "sending");
+            return Err(if closed { Failure::Unanswered(e) } else { Failure::Other(e) });
         }
         loop {
             let timed = left("waiting for the answer")?;
@@ -253,8 +255,13 @@ impl Client {
                     let e = io::Error::from(io::ErrorKind::UnexpectedEof);
                     return Err(Failure::Unanswered(io(e, "reading")));
                 }
-                Err(ReadError::Io(e, true)) => return Err(Failure::Unanswered(io(e, "reading"))),
-                Err(ReadError::Io(e, false)) => return Err(Failure::Other(io(e, "reading"))),
+                Err(ReadError::Io(e, true)) if closed(&e) => {
+                    return Err(Failure::Unanswered(io(e, "waiting for the answer")));
+                }
+                Err(ReadError::Io(e, first)) => {
+                    let what = if first { "waiting for the answer" } else { "reading the answer" };
+                    return Err(Failure::Other(io(e, what)));
+                }
                 Err(ReadError::Bad(m)) => return Err(protocol(m)),
             };
             if (100..200).contains(&head.status) {
@@ -262,7 +269,7 @@ impl Client {
             }
             let body = match read_body(conn, &head) {
                 Ok(body) => body,
-                Err(ReadError::Io(e, _)) => return Err(Failure::Other(io(e, "reading"))),
+                Err(ReadError::Io(e, _)) => return Err(Failure::Other(io(e, "reading the answer"))),
                 Err(ReadError::Bad(m)) => return Err(protocol(m)),
             };
             if head.close {
@@ -302,6 +309,13 @@ impl Client {
             }
         }
     }
+}
+
+/// Whether `e` says the server closed the connection (not, say, a timeout): a request on a
+/// kept connection that fails so was never read, and may be sent again.
+fn closed(e: &io::Error) -> bool {
+    use io::ErrorKind::*;
+    matches!(e.kind(), ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof)
 }
 
 /// An io error of `what` as the command says it; `unix`: the URL is a Unix socket's.
