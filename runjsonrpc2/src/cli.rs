@@ -12,7 +12,8 @@ use std::time::Duration;
 ///
 /// `runjsonrpc2 hello` loads libhello.so and serves its methods as hello.NAME on
 /// http://127.0.0.1:8080/. Exit codes: 0 after a clean shutdown, 1 when serving or a call
-/// fails, 2 for a usage, configuration or plugin-loading error.
+/// fails, 2 for a usage, configuration or plugin-loading error, 3 when `call --url` gets no
+/// JSON-RPC answer (no server, a timeout, an HTTP error).
 #[derive(Parser, Debug)]
 #[command(name = "runjsonrpc2", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
