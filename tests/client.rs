@@ -248,3 +248,25 @@ fn unix_socket_urls() {
     let (code, out, err) = call(&url, &["-"], None, &lines(ADD_NOTIFY_FAIL));
     assert_eq!((code, out.as_str()), (1, ANSWERS), "{err}");
 }
+
+/// An HTTP error is exit 3 with one line naming the status, for one call and for stdin lines
+/// (the answers before it are printed).
+#[test]
+fn http_errors_are_exit_3() {
+    let server = Server::start(&["--max-body", "100", "--no-prefix", "sample"]);
+    let big = format!("[\"{}\"]", "x".repeat(200));
+    let url = server.url();
+    let refused = format!("runjsonrpc2: {url}: answered 413 Content Too Large");
+    let (code, out, err) = call(&url, &["echo", &big], None, "");
+    assert_eq!((code, out.as_str(), err.lines().count()), (3, "", 1), "{err}");
+    assert!(err.starts_with(&refused), "{err}");
+    let small = r#"{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}"#;
+    let input = format!("{small}\n{{\"jsonrpc\":\"2.0\",\"method\":\"echo\",\"params\":{big},\"id\":2}}\n{small}\n");
+    let (code, out, err) = call(&url, &["-"], None, &input);
+    assert_eq!(
+        (code, out.as_str(), err.lines().count()),
+        (3, "{\"jsonrpc\":\"2.0\",\"result\":3,\"id\":1}\n", 1),
+        "{err}"
+    );
+    assert!(err.starts_with(&refused), "{err}");
+}

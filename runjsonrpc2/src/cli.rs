@@ -99,7 +99,8 @@ pub struct Remote {
     /// is asked for when stdin is a terminal
     #[arg(long, value_name = "NAME", requires = "url")]
     pub user: Option<String>,
-    /// Seconds one request may take, from connecting to the answer's end
+    /// Seconds one request may take, from connecting to the answer's end (default 60); past
+    /// it, or when the server cannot be reached or answers an HTTP error, the exit code is 3
     #[arg(long, value_name = "SECONDS", value_parser = seconds, requires = "url")]
     pub timeout: Option<Duration>,
     /// Indent the result
