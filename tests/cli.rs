@@ -230,6 +230,35 @@ fn readme_examples() {
     assert_eq!(read_response(&mut BufReader::new(conn)).unwrap().status, 200);
 }
 
+/// The README's "From the shell" script, run with the binary on PATH, prints (stdout and
+/// stderr together) the block after it, and stops the server it started.
+#[test]
+fn readme_shell_script() {
+    let readme = std::fs::read_to_string(root().join("README.md")).unwrap();
+    let section = &readme[readme.find("\n## From the shell\n").expect("the section")..];
+    let block = |fence: &str| {
+        let start = section.find(fence).unwrap() + fence.len();
+        section[start..start + section[start..].find("\n```\n").unwrap() + 1].to_owned()
+    };
+    let (script, expected) = (block("```sh\n"), block("```text\n"));
+    let bin_dir = std::path::Path::new(bin()).parent().unwrap().to_path_buf();
+    let path = std::env::join_paths(
+        std::iter::once(bin_dir).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())),
+    )
+    .unwrap();
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!("exec 2>&1\n{script}echo \"script exit code $?\""))
+        .env("PATH", path)
+        .env("RUNJSONRPC2_PLUGIN_PATH", plugin_dir())
+        .env_remove("RUST_LOG")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(text, format!("{expected}script exit code 0\n"), "README's shell script");
+}
+
 /// The README's run.toml serves as written, and its plugin example is the hello plugin's code.
 #[test]
 fn readme_config_and_plugin_examples() {

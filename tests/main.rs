@@ -4,6 +4,7 @@ mod access;
 mod auth;
 mod catalog;
 mod cli;
+mod client;
 mod deploy;
 mod discover;
 mod http;

@@ -35,13 +35,7 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         Some(Command::List { modules, json, common }) => {
             command::list(&common.settings(&modules), json, std::io::stdout().lock())
         }
-        Some(Command::Call { module, method, params, common }) => {
-            let mut settings = common.settings(&[module]);
-            settings.prefix = false;
-            let result = command::call(&settings, &method, params.as_deref())?;
-            println!("{result}");
-            Ok(())
-        }
+        Some(Command::Call { args, remote, common }) => command::call_command(&args, &remote, &common),
         Some(Command::Auth { action: AuthCommand::Add { name, allow } }) => {
             use std::io::IsTerminal;
             let stdin = std::io::stdin();

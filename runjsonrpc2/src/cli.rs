@@ -12,7 +12,8 @@ use std::time::Duration;
 ///
 /// `runjsonrpc2 hello` loads libhello.so and serves its methods as hello.NAME on
 /// http://127.0.0.1:8080/. Exit codes: 0 after a clean shutdown, 1 when serving or a call
-/// fails, 2 for a usage, configuration or plugin-loading error.
+/// fails, 2 for a usage, configuration or plugin-loading error, 3 when `call --url` gets no
+/// JSON-RPC answer (no server, a timeout, an HTTP error).
 #[derive(Parser, Debug)]
 #[command(name = "runjsonrpc2", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
@@ -61,12 +62,15 @@ pub enum Command {
         #[command(subcommand)]
         action: AuthCommand,
     },
-    /// Call one method in-process and print its result as JSON (exit 1 on an error answer)
+    /// Call one method and print its result as JSON (exit 1 on an error answer): in-process
+    /// (`call MODULE METHOD [PARAMS]`) or on a running server (`call --url URL METHOD [PARAMS]`;
+    /// METHOD `-` sends each stdin line as a request and prints each answer on a line)
     Call {
-        module: String,
-        method: String,
-        /// Parameters as a JSON array or object
-        params: Option<String>,
+        /// MODULE METHOD [PARAMS], or with --url METHOD [PARAMS]; PARAMS is a JSON array or object
+        #[arg(value_name = "ARGS", required = true, num_args = 1..=3)]
+        args: Vec<String>,
+        #[command(flatten)]
+        remote: Remote,
         #[command(flatten)]
         common: Common,
     },
@@ -83,6 +87,25 @@ pub enum AuthCommand {
         #[arg(long, value_name = "PATTERN")]
         allow: Vec<String>,
     },
+}
+
+/// Options of `call`: the server to call, and how.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Remote {
+    /// Call a running server: http://HOST:PORT/PATH or unix:PATH (a Unix socket)
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// Send HTTP Basic credentials of this user; the secret comes from RUNJSONRPC2_SECRET, or
+    /// is asked for when stdin is a terminal
+    #[arg(long, value_name = "NAME", requires = "url")]
+    pub user: Option<String>,
+    /// Seconds one request may take, from connecting to the answer's end (default 60); past
+    /// it, or when the server cannot be reached or answers an HTTP error, the exit code is 3
+    #[arg(long, value_name = "SECONDS", value_parser = seconds, requires = "url")]
+    pub timeout: Option<Duration>,
+    /// Indent the result
+    #[arg(long)]
+    pub pretty: bool,
 }
 
 /// Options about plugins and the engine, shared by every command.

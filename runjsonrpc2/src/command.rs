@@ -1,5 +1,7 @@
 //! What each command does, given settings: build the engine, serve, list, call, stdio.
 
+use crate::cli::{Common, Remote};
+use crate::client::{Answer as Answer204, Client};
 use crate::config::Settings;
 use crate::engine::JsonRpc;
 use crate::error::SetupError;
@@ -25,8 +27,12 @@ pub enum CommandError {
     Usage(String),
     /// Reading or writing failed (exit 1).
     Io(std::io::Error),
-    /// `call` got an error answer; it is printed on stderr.
+    /// `call` got an error answer (it is printed on stderr), or `call --url URL -` got some
+    /// (exit 1).
     Answered(String),
+    /// `call --url`: the server could not be reached, answered an HTTP error, or answered
+    /// something that is not JSON-RPC (exit 3).
+    Remote(String),
     /// The master failed: no worker could start (with the worker's exit code), or signals
     /// could not be set up (exit 1).
     Master(crate::master::MasterError),
@@ -35,9 +41,11 @@ pub enum CommandError {
 }
 
 impl CommandError {
-    /// The documented exit code: 2 for usage, configuration and plugin loading, 1 otherwise.
+    /// The documented exit code: 2 for usage, configuration and plugin loading, 3 when `call
+    /// --url` gets no JSON-RPC answer, 1 otherwise.
     pub fn exit_code(&self) -> u8 {
         match self {
+            CommandError::Remote(_) => 3,
             CommandError::Plugin(_) | CommandError::Setup(_) | CommandError::Config(_) | CommandError::Usage(_) => 2,
             CommandError::Auth(_) => 2,
             CommandError::Serve(ServeError::Bind { .. }) => 2,
@@ -54,7 +62,7 @@ impl std::fmt::Display for CommandError {
             CommandError::Setup(e) => e.fmt(f),
             CommandError::Config(e) => e.fmt(f),
             CommandError::Serve(e) => e.fmt(f),
-            CommandError::Usage(m) | CommandError::Answered(m) => f.write_str(m),
+            CommandError::Usage(m) | CommandError::Answered(m) | CommandError::Remote(m) => f.write_str(m),
             CommandError::Io(e) => e.fmt(f),
             CommandError::Master(e) => e.fmt(f),
             CommandError::Auth(e) => e.fmt(f),
@@ -331,6 +339,31 @@ pub fn list(s: &Settings, json: bool, mut output: impl Write) -> Result<(), Comm
 /// Calls one method in-process: the result's JSON on success, the error object as the message.
 pub fn call(s: &Settings, method: &str, params: Option<&str>) -> Result<String, CommandError> {
     let built = build(s)?;
+    let body = request(method, params)?;
+    let answer = built.rpc.handle(body.as_bytes(), &local_extras(s)).expect("a request with an id is answered");
+    let answer: Answer<'_> = serde_json::from_slice(&answer).expect("the engine writes one response object");
+    match (answer.result, answer.error) {
+        (_, Some(e)) => Err(CommandError::Answered(e.get().to_owned())),
+        (Some(r), None) => Ok(r.get().to_owned()),
+        (None, None) => Ok("null".to_owned()),
+    }
+}
+
+/// A response's members, borrowed as they are (no depth limit, numbers untouched).
+#[derive(serde::Deserialize)]
+struct Answer<'a> {
+    #[serde(borrow)]
+    jsonrpc: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    id: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    result: Option<&'a serde_json::value::RawValue>,
+    #[serde(borrow)]
+    error: Option<&'a serde_json::value::RawValue>,
+}
+
+/// The request of a call: METHOD with PARAMS (a JSON array or object), id 1.
+fn request(method: &str, params: Option<&str>) -> Result<String, CommandError> {
     let params = match params {
         None => String::new(),
         Some(p) => {
@@ -343,21 +376,146 @@ pub fn call(s: &Settings, method: &str, params: Option<&str>) -> Result<String, 
         }
     };
     let method = serde_json::to_string(method).expect("a string serializes");
-    let body = format!("{{\"jsonrpc\":\"2.0\",\"method\":{method}{params},\"id\":1}}");
-    let answer = built.rpc.handle(body.as_bytes(), &local_extras(s)).expect("a request with an id is answered");
-    /// The answer's members, borrowed as they are (no depth limit, numbers untouched).
+    Ok(format!("{{\"jsonrpc\":\"2.0\",\"method\":{method}{params},\"id\":1}}"))
+}
+
+/// `call`: in-process (`MODULE METHOD [PARAMS]`), or on the server at `--url` (`METHOD
+/// [PARAMS]`, or `-` for requests on stdin). The result goes to stdout.
+pub fn call_command(args: &[String], remote: &Remote, common: &Common) -> Result<(), CommandError> {
+    let print = |result: String| -> Result<(), CommandError> {
+        let text = if remote.pretty { crate::client::pretty(&result) } else { result };
+        writeln!(std::io::stdout().lock(), "{text}")?;
+        Ok(())
+    };
+    let Some(url) = &remote.url else {
+        let [module, method, params @ ..] = args else {
+            return Err(CommandError::Usage("call needs MODULE METHOD [PARAMS], or --url URL METHOD [PARAMS]".into()));
+        };
+        let mut settings = common.settings(std::slice::from_ref(module));
+        settings.prefix = false;
+        return print(call(&settings, method, params.first().map(String::as_str))?);
+    };
+    if !common.plugin_path.is_empty() || common.no_prefix || !common.map.is_empty() {
+        return Err(CommandError::Usage(
+            "--plugin-path, --no-prefix and --map are for in-process calls, not --url".into(),
+        ));
+    }
+    if !common.error.is_empty() || !common.extra.is_empty() {
+        return Err(CommandError::Usage("--error and --extra are the server's to set, not --url's".into()));
+    }
+    let [method, params @ ..] = args else { unreachable!("clap requires one argument") };
+    if params.len() > 1 {
+        return Err(CommandError::Usage(format!(
+            "with --url, call takes METHOD [PARAMS] (no MODULE): {} arguments given",
+            args.len()
+        )));
+    }
+    let url = crate::client::Url::parse(url).map_err(CommandError::Usage)?;
+    let secret = remote.user.as_deref().map(secret_for).transpose()?;
+    let credentials = remote.user.as_deref().zip(secret.as_deref());
+    let timeout = remote.timeout.unwrap_or(crate::client::DEFAULT_TIMEOUT);
+    let shown = url.text.clone();
+    let mut client = Client::new(url, credentials, timeout);
+    if method == "-" {
+        if !params.is_empty() {
+            return Err(CommandError::Usage("METHOD - reads its requests from stdin: give no PARAMS".into()));
+        }
+        return lines(&mut client, std::io::stdin().lock(), std::io::stdout().lock());
+    }
+    let body = request(method, params.first().map(String::as_str))?;
+    let remote_error = |why: &dyn std::fmt::Display| CommandError::Remote(format!("{shown}: {why}"));
+    let answer = match client.post(body.as_bytes()).map_err(|e| remote_error(&e))? {
+        Answer204::NoContent => return Err(remote_error(&"answered 204 No Content to a call with an id")),
+        Answer204::Json(body) => body,
+    };
+    let answer: Answer<'_> = serde_json::from_slice(&answer)
+        .map_err(|e| remote_error(&format_args!("the answer is not a JSON-RPC response: {e}")))?;
+    let (jsonrpc, id) = (answer.jsonrpc.map(|v| v.get()), answer.id.map(|v| v.get()));
+    if jsonrpc != Some("\"2.0\"") || id != Some("1") {
+        let got = |v: Option<&str>| v.unwrap_or("missing").to_owned();
+        return Err(remote_error(&format_args!(
+            "the answer has jsonrpc {} and id {}, expected \"2.0\" and 1",
+            got(jsonrpc),
+            got(id)
+        )));
+    }
+    match (answer.result, answer.error) {
+        (_, Some(e)) => Err(CommandError::Answered(e.get().to_owned())),
+        (Some(r), None) => print(r.get().to_owned()),
+        (None, None) => Err(remote_error(&"the answer has neither result nor error")),
+    }
+}
+
+/// The secret of user `name`: RUNJSONRPC2_SECRET, else asked for on the terminal (when stdin
+/// is one). Never an argument: those show in `ps`.
+fn secret_for(name: &str) -> Result<Vec<u8>, CommandError> {
+    use std::io::IsTerminal;
+    use std::os::unix::ffi::OsStringExt;
+    if name.is_empty() || name.contains(':') {
+        return Err(CommandError::Usage(format!("user name {name:?} is empty or holds a ':'")));
+    }
+    if let Some(secret) = std::env::var_os(SECRET_VARIABLE) {
+        return Ok(secret.into_vec());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CommandError::Usage(format!(
+            "--user {name} needs a secret: set {SECRET_VARIABLE}, or run in a terminal to be asked for it"
+        )));
+    }
+    let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty")?;
+    write!(tty, "secret for {name}: ")?;
+    let mut line = String::new();
+    std::io::BufReader::new(&tty).read_line(&mut line)?;
+    let secret = line.trim_end_matches(['\n', '\r']);
+    Ok(secret.as_bytes().to_vec())
+}
+
+/// Where `call --url --user NAME` finds the secret.
+pub const SECRET_VARIABLE: &str = "RUNJSONRPC2_SECRET";
+
+/// `call --url URL -`: each non-blank line of `input` is POSTed as it is, on one kept-alive
+/// connection, and each answer written on a line of its own, in order (notifications get
+/// none). An answer that is, or holds, an error makes it fail (exit 1) once all are sent.
+pub fn lines(client: &mut Client, input: impl BufRead, mut output: impl Write) -> Result<(), CommandError> {
+    let (mut answers, mut errors) = (0usize, 0usize);
+    let remote_error =
+        |client: &Client, why: &dyn std::fmt::Display| CommandError::Remote(format!("{}: {why}", client.url()));
+    for line in input.split(b'\n') {
+        let line = line?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let mut body = match client.post(&line).map_err(|e| remote_error(client, &e))? {
+            Answer204::NoContent => continue,
+            Answer204::Json(body) => body,
+        };
+        answers += 1;
+        errors += usize::from(holds_error(&body).map_err(|e| remote_error(client, &e))?);
+        // A raw newline in JSON is whitespace between tokens (strings escape theirs).
+        body.retain(|b| !matches!(b, b'\n' | b'\r'));
+        body.push(b'\n');
+        output.write_all(&body)?;
+        output.flush()?;
+    }
+    match errors {
+        0 => Ok(()),
+        n => Err(CommandError::Answered(format!("{n} of {answers} answers held an error"))),
+    }
+}
+
+/// Whether a JSON-RPC answer (one response or a batch of them) holds an error.
+fn holds_error(body: &[u8]) -> Result<bool, String> {
     #[derive(serde::Deserialize)]
-    struct Answer<'a> {
-        #[serde(borrow)]
-        result: Option<&'a serde_json::value::RawValue>,
+    struct Probe<'a> {
         #[serde(borrow)]
         error: Option<&'a serde_json::value::RawValue>,
     }
-    let answer: Answer<'_> = serde_json::from_slice(&answer).expect("the engine writes one response object");
-    match (answer.result, answer.error) {
-        (_, Some(e)) => Err(CommandError::Answered(e.get().to_owned())),
-        (Some(r), None) => Ok(r.get().to_owned()),
-        (None, None) => Ok("null".to_owned()),
+    let bad = |e: serde_json::Error| format!("the answer is not a JSON-RPC response: {e}");
+    if body.trim_ascii_start().starts_with(b"[") {
+        let batch: Vec<Probe<'_>> = serde_json::from_slice(body).map_err(bad)?;
+        Ok(batch.iter().any(|p| p.error.is_some()))
+    } else {
+        Ok(serde_json::from_slice::<Probe<'_>>(body).map_err(bad)?.error.is_some())
     }
 }
 

@@ -24,6 +24,7 @@
 pub mod app;
 pub mod auth;
 mod cli;
+mod client;
 mod command;
 mod config;
 mod discover;
