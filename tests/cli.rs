@@ -24,6 +24,8 @@ fn call_from_a_shell() {
         (&["call", "hello", "greeting"], 0, "\"Hello, world!\"\n", ""),
         (&["call", "hello", "greeting", r#"{"name":"shell"}"#], 0, "\"Hello, shell!\"\n", ""),
         (&["call", "sample", "subtract", "[42,23]"], 0, "19\n", ""),
+        (&["call", "sample", "sample.subtract", "[42,23]"], 0, "19\n", ""),
+        (&["call", "sample", "hello.subtract", "[42,23]"], 1, "", "-32601"),
         (&["call", "sample", "get_data"], 0, "[\"hello\",5]\n", ""),
         (&["call", "sample", "fail", r#"["no"]"#], 1, "", r#"{"code":-32000,"message":"no"}"#),
         (&["call", "sample", "fail", r#"["no"]"#, "--error", "SampleError=-32001"], 1, "", r#""code":-32001"#),
@@ -305,4 +307,27 @@ fn maps_alone_are_served() {
     let server = crate::support::Server::start(&["--map", "calc.add=sample:add"]);
     let (status, body) = server.post(r#"{"jsonrpc":"2.0","method":"calc.add","params":[2,3],"id":1}"#);
     assert_eq!((status, body.as_str()), (200, r#"{"jsonrpc":"2.0","result":5,"id":1}"#));
+}
+
+/// A module named like a subcommand (`serve`, `list`, `call`, `new`, `auth`) is served after
+/// `--`, or by its path; `list` and `call` take it by name as it is.
+#[test]
+fn a_module_named_like_a_subcommand() {
+    let dir = std::env::temp_dir().join(format!("rj2-subcommand-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(crate::support::plugin_dir().join("libsample.so"), dir.join("libserve.so")).unwrap();
+    let dir_arg = dir.to_str().unwrap();
+    // The library file is named serve; the module inside still calls itself sample.
+    let add = r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#;
+    let answer = r#"{"jsonrpc":"2.0","result":3,"id":1}"#;
+    for args in [
+        &["--plugin-path", dir_arg, "--workers", "0", "--", "serve"][..],
+        &["--workers", "0", &format!("{dir_arg}/libserve.so")],
+    ] {
+        let server = Server::start(args);
+        assert_eq!(server.post(add), (200, answer.to_owned()), "{args:?}");
+    }
+    let (code, out, err) = run(&["call", "--plugin-path", dir_arg, "serve", "sample.add", "[1,2]"], "");
+    assert_eq!((code, out.as_str()), (0, "3\n"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

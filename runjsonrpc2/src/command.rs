@@ -339,6 +339,16 @@ pub fn list(s: &Settings, json: bool, mut output: impl Write) -> Result<(), Comm
 /// Calls one method in-process: the result's JSON on success, the error object as the message.
 pub fn call(s: &Settings, method: &str, params: Option<&str>) -> Result<String, CommandError> {
     let built = build(s)?;
+    // The name `list` prints (`sample.subtract`) works as well as the bare one.
+    let method = match built.rpc.methods().contains(method) {
+        true => method,
+        false => built
+            .plugins
+            .iter()
+            .find_map(|p| method.strip_prefix(p.descriptor.name.as_str())?.strip_prefix('.'))
+            .filter(|bare| built.rpc.methods().contains(bare))
+            .unwrap_or(method),
+    };
     let body = request(method, params)?;
     let answer = built.rpc.handle(body.as_bytes(), &local_extras(s)).expect("a request with an id is answered");
     let answer: Answer<'_> = serde_json::from_slice(&answer).expect("the engine writes one response object");
