@@ -127,6 +127,7 @@ fn contradictory_options_are_usage_errors() {
         (&["--unix", "/tmp/x.sock", "--port", "9", "hello"], "cannot be used with"),
         (&["--header-timeout", "0", "hello"], "is not a positive number of seconds"),
         (&["--max-headers", "600", "hello"], "is not a number in 1..=512"),
+        (&["--stdio", "--auth", "users.auth", "--port", "9", "hello"], "--stdio serves no HTTP: --port, --auth would be ignored"),
     ];
     for (args, want) in cases {
         let (code, out, err) = run(args, "");

@@ -48,6 +48,12 @@ pub fn run(cli: Cli) -> Result<(), CommandError> {
         }
         None => {
             let mut settings = cli.common.settings(&cli.modules);
+            if cli.stdio
+                && let given @ [_, ..] = cli.serve.given().as_slice()
+            {
+                let given = given.join(", ");
+                return Err(CommandError::Usage(format!("--stdio serves no HTTP: {given} would be ignored")));
+            }
             cli.serve.apply(&mut settings).map_err(CommandError::Usage)?;
             if cli.stdio {
                 return command::stdio(&settings, std::io::stdin().lock(), std::io::stdout().lock());

@@ -291,6 +291,31 @@ impl Common {
 }
 
 impl ServeOptions {
+    /// The serving options given other than at their defaults, by flag: what `--stdio`,
+    /// which serves no HTTP, refuses rather than ignores.
+    pub fn given(&self) -> Vec<&'static str> {
+        let d = Cli::parse_from(["runjsonrpc2"]).serve;
+        #[rustfmt::skip]
+        let differ = [
+            ("--host", self.host != d.host), ("--port", self.port != d.port),
+            ("--workers", self.workers != d.workers), ("--unix", self.unix.is_some()),
+            ("--threads", self.threads.is_some()), ("--max-connections", self.max_connections != d.max_connections),
+            ("--header-timeout", self.header_timeout != d.header_timeout),
+            ("--body-timeout", self.body_timeout != d.body_timeout),
+            ("--keepalive-timeout", self.keepalive_timeout != d.keepalive_timeout),
+            ("--write-timeout", self.write_timeout != d.write_timeout),
+            ("--max-header-bytes", self.max_header_bytes != d.max_header_bytes),
+            ("--access-log", self.access_log.is_some()), ("--max-headers", self.max_headers != d.max_headers),
+            ("--timeout", self.timeout != d.timeout), ("--reload", self.reload),
+            ("--max-requests", self.max_requests.is_some()),
+            ("--max-requests-jitter", self.max_requests_jitter != d.max_requests_jitter),
+            ("--metrics", self.metrics), ("--auth", self.auth.is_some()), ("--allow-from", !self.allow_from.is_empty()),
+            ("--max-body", self.max_body != d.max_body), ("--rpc-path", self.rpc_path != d.rpc_path),
+            ("--grace", self.grace != d.grace),
+        ];
+        differ.into_iter().filter_map(|(flag, given)| given.then_some(flag)).collect()
+    }
+
     /// Sets the serving options in `settings`; a retired option is refused.
     pub fn apply(&self, settings: &mut Settings) -> Result<(), String> {
         if self.threads.is_some() {
