@@ -332,3 +332,32 @@ fn a_module_named_like_a_subcommand() {
     assert_eq!((code, out.as_str()), (0, "3\n"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `serve run.toml` takes every serving option as an override of the file; one not given
+/// leaves the file's value.
+#[test]
+fn serve_config_takes_serving_options_as_overrides() {
+    let dir = plugin_dir().join("serve-overrides");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = format!(
+        "plugin_path = [{:?}]\nmodules = [\"sample\"]\nrpc_path = \"/rpc\"\nmax_body = 1000\nworkers = 2\n",
+        plugin_dir().display().to_string()
+    );
+    std::fs::write(dir.join("run.toml"), config).unwrap();
+    let mut cmd = Command::new(bin());
+    cmd.current_dir(&dir).args(["serve", "run.toml", "--port", "0", "--max-body", "80", "--workers", "0", "--metrics"]);
+    let server = Server::spawn(&mut cmd, std::process::Stdio::null());
+    let post = |body: &str| server.request(&crate::support::post_request("/rpc", "application/json", body.as_bytes()));
+    let add = r#"{"jsonrpc":"2.0","method":"sample.add","params":[1,2],"id":1}"#;
+    assert_eq!(post(add).body_text(), r#"{"jsonrpc":"2.0","result":3,"id":1}"#, "rpc_path from the file");
+    let long = format!(r#"{{"jsonrpc":"2.0","method":"sample.echo","params":["{}"],"id":1}}"#, "x".repeat(60));
+    assert_eq!(post(&long).status, 413, "--max-body 80 over the file's 1000");
+    let metrics = server.request(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(metrics.status, 200, "--metrics");
+    assert!(crate::support::parent_of(server.child.id()).is_some());
+    let children = std::fs::read_dir("/proc").unwrap().flatten().filter(|e| {
+        e.file_name().to_str().and_then(|p| p.parse().ok()).and_then(crate::support::parent_of)
+            == Some(server.child.id())
+    });
+    assert_eq!(children.count(), 0, "--workers 0 over the file's 2: no worker processes");
+}

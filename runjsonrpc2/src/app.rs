@@ -22,9 +22,9 @@ use std::path::Path;
 /// code, never returning. [`CommandError::exit_code`] is the documented exit code.
 pub fn run(cli: Cli) -> Result<(), CommandError> {
     match cli.command {
-        Some(Command::Serve { config, port }) => {
+        Some(Command::Serve { config, overrides }) => {
             let mut settings = crate::config::load(&config)?;
-            settings.http.port = port.unwrap_or(settings.http.port);
+            overrides.apply_given(&mut settings).map_err(CommandError::Usage)?;
             serve(&settings, Some(&config))
         }
         Some(Command::New { name }) => {

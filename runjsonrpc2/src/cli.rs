@@ -39,11 +39,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Serve what a run.toml file describes (the original's `paster serve run.ini`)
+    ///
+    /// Every serving option given here overrides the file's (one at its default does not).
     Serve {
         config: PathBuf,
-        /// Override the file's port (0 picks a free one)
-        #[arg(long)]
-        port: Option<u16>,
+        #[command(flatten)]
+        overrides: Box<ServeOptions>,
     },
     /// Create a plugin project NAME/ with a greeting procedure, run.toml and a static page
     New { name: String },
@@ -314,6 +315,48 @@ impl ServeOptions {
             ("--grace", self.grace != d.grace),
         ];
         differ.into_iter().filter_map(|(flag, given)| given.then_some(flag)).collect()
+    }
+
+    /// Sets the serving options given (not at their defaults) over `settings`: `serve
+    /// run.toml`'s overrides of the file.
+    pub fn apply_given(&self, settings: &mut Settings) -> Result<(), String> {
+        let given = self.given();
+        if given.is_empty() {
+            return Ok(());
+        }
+        let mut all = settings.clone();
+        self.apply(&mut all)?;
+        let has = |flag: &str| given.contains(&flag);
+        let (s, h, p) = (settings, all.http, all.process);
+        // Each field of the file's settings, replaced when its flag was given.
+        macro_rules! over {
+            ($($flag:literal => $to:expr, $from:expr;)*) => { $(if has($flag) { $to = $from; })* };
+        }
+        over! {
+            "--host" => s.http.host, h.host;
+            "--port" => s.http.port, h.port;
+            "--unix" => s.http.unix, h.unix;
+            "--max-connections" => s.http.max_connections, h.max_connections;
+            "--header-timeout" => s.http.header_timeout, h.header_timeout;
+            "--body-timeout" => s.http.body_timeout, h.body_timeout;
+            "--keepalive-timeout" => s.http.keepalive_timeout, h.keepalive_timeout;
+            "--write-timeout" => s.http.write_timeout, h.write_timeout;
+            "--max-header-bytes" => s.http.max_header_bytes, h.max_header_bytes;
+            "--max-headers" => s.http.max_headers, h.max_headers;
+            "--access-log" => s.http.access_log, h.access_log;
+            "--timeout" => s.http.timeout, h.timeout;
+            "--max-requests" => s.http.max_requests, h.max_requests;
+            "--metrics" => s.http.metrics, h.metrics;
+            "--allow-from" => s.http.allow_from, h.allow_from;
+            "--max-body" => s.http.max_body, h.max_body;
+            "--rpc-path" => s.http.rpc_path, h.rpc_path;
+            "--grace" => s.http.grace, h.grace;
+            "--workers" => s.process.workers, p.workers;
+            "--reload" => s.process.reload, p.reload;
+            "--max-requests-jitter" => s.process.max_requests_jitter, p.max_requests_jitter;
+            "--auth" => s.auth, all.auth;
+        }
+        Ok(())
     }
 
     /// Sets the serving options in `settings`; a retired option is refused.
