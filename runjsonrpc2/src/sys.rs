@@ -15,6 +15,18 @@ pub(crate) fn redirect_std(target: RawFd, with: BorrowedFd<'_>) -> io::Result<()
     if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
+/// Ends the process at once with `code`, as `_exit` does: no atexit handlers and no static
+/// destructors. Quitting while calls still run on other threads, a plugin's C++ static
+/// destructors (which `exit` would run) would tear down state those calls are using, and a
+/// crash on the way out would turn a quit into a fault.
+pub(crate) fn exit_now(code: i32) -> ! {
+    use std::io::Write;
+    let _ = std::io::stderr().flush();
+    // SAFETY: _exit takes an integer and never returns; it skips destructors and atexit
+    // handlers on purpose (above), and the kernel releases every resource of the process.
+    unsafe { libc::_exit(code) }
+}
+
 /// Sends `signal` to process `pid`, a child of ours not yet reaped; an error (it has just
 /// exited) is ignored.
 pub(crate) fn signal(pid: u32, signal: i32) {

@@ -257,7 +257,7 @@ impl Listening {
                 }
                 if sig == SIGQUIT {
                     log::info!("signal {sig}: quitting at once");
-                    std::process::exit(0);
+                    crate::sys::exit_now(0);
                 }
                 log::info!("signal {sig}: no new connections, finishing calls in flight");
                 stopper.stop();
