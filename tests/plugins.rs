@@ -293,3 +293,37 @@ fn abi_versions_and_the_error_callback() {
         assert_eq!(call(&rpc, method, params), want, "{method} {params}");
     }
 }
+
+/// Serving through the library leaves the embedding process as it was: its open-file limit
+/// and its panic hook are its own (the binary raises the limit; the library does not).
+#[test]
+fn the_library_leaves_the_process_alone() {
+    use runjsonrpc2::server::{HttpConfig, bind};
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    let lowered = (before.0.min(512), before.1);
+    rlimit::setrlimit(rlimit::Resource::NOFILE, lowered.0, lowered.1).unwrap();
+    let heard = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hook_heard = heard.clone();
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |_| {
+        hook_heard.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }));
+    let listening = bind(&HttpConfig::new("127.0.0.1", 0)).expect("binds");
+    let addr = listening.local_addr().unwrap();
+    let (rpc, _) = engine();
+    let (stopper, running) = listening.start(Arc::new(rpc), Arc::new(runjsonrpc2::Extras::new()), None);
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    std::io::Write::write_all(&mut conn, &crate::support::post_request("/", "application/json", b"{}")).unwrap();
+    let answer = crate::support::read_response(&mut std::io::BufReader::new(conn)).expect("an answer");
+    assert_eq!(answer.status, 200);
+    let limit = rlimit::getrlimit(rlimit::Resource::NOFILE).unwrap();
+    let panicked = std::thread::spawn(|| panic!("a panic of the embedder's own")).join();
+    stopper.stop();
+    running.wait().unwrap();
+    std::panic::set_hook(previous);
+    rlimit::setrlimit(rlimit::Resource::NOFILE, before.0, before.1).unwrap();
+    assert_eq!(limit, lowered, "the open-file limit was changed");
+    assert!(panicked.is_err());
+    // (At least: the hook is the process's, and another test may fail meanwhile.)
+    assert!(heard.load(std::sync::atomic::Ordering::SeqCst) >= 1, "the embedder's panic hook heard its panic");
+}
