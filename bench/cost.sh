@@ -12,7 +12,8 @@
 #      process with one call thread, as in bench/http.sh, and `supervised`, the same under the default
 #      master with its 2 workers, all processes traced and counted; `authed`, runjsonrpc2 with
 #      --auth and the client's credentials, verified once and then cached; and `credentials`,
-#      runjsonrpc2 without --auth sent the same Authorization header, which tiny_http parses)
+#      runjsonrpc2 without --auth sent the same Authorization header; `logged`, runjsonrpc2 with
+#      --access-log to a file, for the log's cost; not run unless SERVERS names it)
 #      and each body (a single `add(1, 2)`, a batch of 100):
 #      runs the server under `valgrind --tool=callgrind` twice, answering FEW and then
 #      FEW + MANY requests from one keep-alive connection on 127.0.0.1, and takes
@@ -112,6 +113,7 @@ command_of() {
     supervised) echo "$REL/runjsonrpc2 --port 0 --no-prefix --plugin-path $REL sample" ;;
     credentials) command_of runjsonrpc2 ;;
     authed) echo "$REL/runjsonrpc2 --port 0 --workers 0 --no-prefix --auth $TMP/users.auth --plugin-path $REL sample" ;;
+    logged) echo "$REL/runjsonrpc2 --port 0 --workers 0 --no-prefix --access-log $TMP/access.log --plugin-path $REL sample" ;;
     esac
 }
 for body in single batch; do

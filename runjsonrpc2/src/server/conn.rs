@@ -2,7 +2,7 @@
 //! body, route, answer, write, next. Nothing is handed to another thread, but an answer at
 //! a call's deadline (see `deadline.rs`).
 
-use super::access::{AccessLog, Line};
+use super::access::{AccessLog, Line, Lines};
 use super::deadline::Slot;
 use super::framing::Framing;
 use super::listen::Stream;
@@ -41,7 +41,9 @@ pub(crate) struct Scratch {
     seen: Seen,
     user: Option<String>,
     started: Option<Instant>,
-    line: Vec<u8>,
+    /// The connection's client address as JSON text.
+    remote: String,
+    lines: Lines,
 }
 
 impl Scratch {
@@ -57,7 +59,8 @@ impl Scratch {
             seen: Seen::default(),
             user: None,
             started: None,
-            line: Vec::new(),
+            remote: String::new(),
+            lines: Lines::default(),
         }
     }
 
@@ -104,10 +107,18 @@ pub(crate) fn serve(stream: Stream, peer: Option<SocketAddr>, shared: &Shared, s
     let link = shared.stopper.register(stream);
     scratch.input.reset();
     let ip = peer.map(|p| p.ip());
+    if shared.access.is_some() {
+        use std::fmt::Write;
+        scratch.remote.clear();
+        let _ = match ip {
+            Some(ip) => write!(scratch.remote, "\"{ip}\""),
+            None => write!(scratch.remote, "null"),
+        };
+    }
     loop {
         let next = request(&link, ip, shared, scratch);
         if let Some(access) = &shared.access {
-            log(access, ip, scratch);
+            log(access, scratch);
         }
         scratch.shrink();
         match next {
@@ -274,7 +285,7 @@ fn request(link: &Registered<'_>, ip: Option<IpAddr>, shared: &Shared, s: &mut S
 
 /// Writes the access log's line for the request just answered (none when nothing was: a
 /// connection that closed between requests, or a call answered at its deadline).
-fn log(access: &AccessLog, ip: Option<IpAddr>, s: &mut Scratch) {
+fn log(access: &AccessLog, s: &mut Scratch) {
     let started = s.started.take();
     if let Some((status, bytes)) = s.wire.take_last() {
         let (method, path) = match started {
@@ -282,7 +293,7 @@ fn log(access: &AccessLog, ip: Option<IpAddr>, s: &mut Scratch) {
             None => ("-", "-"), // a head refused before it was read whole
         };
         let line = Line {
-            remote: ip,
+            remote: &s.remote,
             user: s.user.as_deref(),
             method,
             path,
@@ -291,8 +302,8 @@ fn log(access: &AccessLog, ip: Option<IpAddr>, s: &mut Scratch) {
             bytes,
             took: started.map_or(Duration::ZERO, |t| t.elapsed()),
         };
-        line.write_to(SystemTime::now(), &mut s.line);
-        access.write(&s.line);
+        line.write_to(SystemTime::now(), &mut s.lines);
+        access.write(&s.lines.buf);
     }
     s.user = None;
     s.seen.clear();

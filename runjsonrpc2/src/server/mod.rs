@@ -329,6 +329,9 @@ impl Running {
             let calls = shared.calls.load(std::sync::atomic::Ordering::SeqCst).saturating_sub(overdue());
             log::warn!("grace period over: cutting off {calls} call(s) still running");
         }
+        if let Some(access) = &shared.access {
+            access.flush();
+        }
         match shared.stopper.take_error() {
             Some(error) => Err(error),
             None => Ok(()),
