@@ -28,14 +28,17 @@ mod config;
 mod discover;
 mod engine;
 pub mod error;
+mod failure;
 mod json;
 mod master;
 mod metrics;
 pub mod plugin;
 mod procedure;
+mod protocol;
 #[doc(hidden)] // public for the fuzz target only (fuzz/), which compares its two parsers
 pub mod request;
 pub mod server;
+mod setup;
 mod signature;
 mod sys;
 mod table;
