@@ -105,7 +105,8 @@ pub fn decode_torn(line: &str) -> Vec<Result<Up, Unreadable>> {
     }
     let prefix = std::str::from_utf8(CRASH_PREFIX).expect("ascii");
     match line.rfind(prefix) {
-        Some(at) if at > 0 && Up::decode(&line[at..]).is_ok() => {
+        // (At 0 the report would be the whole line, which did not read.)
+        Some(at) if Up::decode(&line[at..]).is_ok() => {
             vec![Err(Unreadable(line[..at].to_owned())), Up::decode(&line[at..])]
         }
         _ => vec![whole],

@@ -75,3 +75,24 @@ pub(crate) fn keep_inherited_pipe(fd: RawFd) -> io::Result<RawFd> {
     }
     Ok(fd)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn only_an_open_pipe_is_kept() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let file = std::fs::File::open("/dev/null").unwrap();
+        #[rustfmt::skip]
+        let cases = [
+            (writer.as_raw_fd(), true),
+            (reader.as_raw_fd(), true),
+            (file.as_raw_fd(), false),
+            (1 << 20, false),
+        ];
+        for (fd, want) in cases {
+            assert_eq!(super::keep_inherited_pipe(fd).is_ok(), want, "descriptor {fd}");
+        }
+    }
+}

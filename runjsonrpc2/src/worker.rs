@@ -1,5 +1,5 @@
-//! A worker process: started by the master (`master.rs`) with the listening socket as its
-//! stdin and a socket to the master as its stdout. It loads the modules afresh, serves on the
+//! A worker process: started by the master (`master/`) with the listening socket as its
+//! stdin, a socket to the master as its stdout and a pipe to it as descriptor 3. It loads the modules afresh, serves on the
 //! shared socket, and tells the master when it is ready, why it retires, and which method
 //! crashed it.
 //!
@@ -25,8 +25,8 @@ pub fn is_worker() -> bool {
 /// Runs this process as a worker until it stops; returns its exit code (0 after a stop or a
 /// retirement, 2 when the modules cannot be loaded, 1 when serving fails).
 pub fn run(settings: &Settings) -> u8 {
-    let (listener, master) = match adopt() {
-        Ok(pair) => pair,
+    let (listener, master, crash_pipe) = match adopt() {
+        Ok(adopted) => adopted,
         Err(e) => {
             log::error!("a worker needs the master's socket on stdin and stdout: {e}");
             return 2;
@@ -57,7 +57,7 @@ pub fn run(settings: &Settings) -> u8 {
     };
     // The crash reporter's own pipe, never closed: a number it could write to after being
     // closed might by then be another file's.
-    let reporter = crate::sys::keep_inherited_pipe(CRASH_FD).and_then(crate::plugin::report_crashes_to);
+    let reporter = crash_pipe.and_then(crate::plugin::report_crashes_to);
     if let Err(e) = reporter {
         log::warn!("cannot install the crash reporter on descriptor {CRASH_FD}: {e}");
     }
@@ -104,10 +104,15 @@ pub fn run(settings: &Settings) -> u8 {
     code
 }
 
+/// The listening socket, the master's socket and the crash pipe (or why it is missing).
+type Adopted = (Listener, UnixStream, std::io::Result<std::os::fd::RawFd>);
+
 /// Takes the listening socket (stdin) and the master's socket (stdout) as descriptors of our
 /// own that children do not inherit, and points stdin at /dev/null and stdout at stderr (so
-/// a plugin's printf lands in the log, not in the master's socket).
-fn adopt() -> std::io::Result<(Listener, UnixStream)> {
+/// a plugin's printf lands in the log, not in the master's socket). The crash pipe is kept
+/// as it is (it is marked close-on-exec at once); it may be missing without stopping the worker.
+fn adopt() -> std::io::Result<Adopted> {
+    let crash_pipe = crate::sys::keep_inherited_pipe(CRASH_FD);
     let listener = std::io::stdin().as_fd().try_clone_to_owned()?;
     let master = std::io::stdout().as_fd().try_clone_to_owned()?;
     // A listening socket, TCP or Unix, not a terminal or a file.
@@ -115,7 +120,7 @@ fn adopt() -> std::io::Result<(Listener, UnixStream)> {
     let null = std::fs::File::open("/dev/null")?;
     crate::sys::redirect_std(0, null.as_fd())?;
     crate::sys::redirect_std(1, std::io::stderr().as_fd())?;
-    Ok((listener, UnixStream::from(master)))
+    Ok((listener, UnixStream::from(master), crash_pipe))
 }
 
 fn failed(tell: &impl Fn(Up), e: &CommandError) -> u8 {
