@@ -10,7 +10,7 @@
 //! ```
 
 pub use crate::cli::Cli;
-pub use crate::command::CommandError;
+pub use crate::failure::CommandError;
 
 use crate::cli::{AuthCommand, Command};
 use crate::command;

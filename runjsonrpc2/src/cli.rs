@@ -1,6 +1,6 @@
 //! The command line (clap): `runjsonrpc2 [OPTIONS] MODULE...` and its subcommands.
 
-use crate::config::Settings;
+use crate::config::{Settings, seconds};
 use crate::engine::Limits;
 use crate::server::HttpConfig;
 use crate::signature::Extras;
@@ -220,14 +220,6 @@ fn pair(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() && !v.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("{s:?} is not KEY=VALUE")),
-    }
-}
-
-/// A positive number of seconds, fractions allowed.
-pub(crate) fn seconds(s: &str) -> Result<Duration, String> {
-    match s.parse::<f64>() {
-        Ok(n) if n > 0.0 && n < 1e9 => Ok(Duration::from_secs_f64(n)),
-        _ => Err(format!("{s:?} is not a positive number of seconds")),
     }
 }
 

@@ -1,152 +1,16 @@
-//! What each command does, given settings: build the engine, serve, list, call, stdio.
+//! What each command does, given settings: serve, list, call, stdio, `auth add`.
 
 use crate::cli::{Common, Remote};
 use crate::client::{Answer as Answer204, Client};
 use crate::config::Settings;
-use crate::engine::JsonRpc;
-use crate::error::SetupError;
-use crate::master::{self, MasterError};
-use crate::plugin::{Found, Loader, PluginError, SearchPath};
+pub use crate::failure::CommandError;
+use crate::master;
+use crate::plugin::{Found, SearchPath};
 use crate::server::{self, Address, Listener, Listening, ServeError};
+use crate::setup::{Built, build, http_config};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-/// Why a command failed. Exit code 2 for setup mistakes, 1 for failures at run time.
-#[derive(Debug)]
-pub enum CommandError {
-    /// A module could not be found, opened or read (exit 2).
-    Plugin(PluginError),
-    /// A method, map or error code could not be set up (exit 2).
-    Setup(SetupError),
-    /// A run.toml that cannot be used (exit 2).
-    Config(crate::config::ConfigError),
-    /// The socket could not be bound (exit 2), or serving failed (exit 1).
-    Serve(ServeError),
-    /// A command line that does not make sense (exit 2).
-    Usage(String),
-    /// Reading or writing failed (exit 1).
-    Io(std::io::Error),
-    /// `call` got an error answer (it is printed on stderr), or `call --url URL -` got some
-    /// (exit 1).
-    Answered(String),
-    /// `call --url`: the server could not be reached, answered an HTTP error, or answered
-    /// something that is not JSON-RPC (exit 3).
-    Remote(String),
-    /// The master failed: no worker could start (with the worker's exit code), or signals
-    /// could not be set up (exit 1).
-    Master(crate::master::MasterError),
-    /// An auth file that cannot be used (exit 2).
-    Auth(crate::auth::AuthError),
-}
-
-impl CommandError {
-    /// The documented exit code: 2 for usage, configuration and plugin loading, 3 when `call
-    /// --url` gets no JSON-RPC answer, 1 otherwise.
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            CommandError::Remote(_) => 3,
-            CommandError::Plugin(_) | CommandError::Setup(_) | CommandError::Config(_) | CommandError::Usage(_) => 2,
-            CommandError::Auth(_) => 2,
-            CommandError::Serve(ServeError::Bind { .. }) => 2,
-            CommandError::Master(MasterError::Start { code, .. }) => *code,
-            CommandError::Serve(_) | CommandError::Io(_) | CommandError::Answered(_) | CommandError::Master(_) => 1,
-        }
-    }
-}
-
-impl std::fmt::Display for CommandError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            CommandError::Plugin(e) => e.fmt(f),
-            CommandError::Setup(e) => e.fmt(f),
-            CommandError::Config(e) => e.fmt(f),
-            CommandError::Serve(e) => e.fmt(f),
-            CommandError::Usage(m) | CommandError::Answered(m) | CommandError::Remote(m) => f.write_str(m),
-            CommandError::Io(e) => e.fmt(f),
-            CommandError::Master(e) => e.fmt(f),
-            CommandError::Auth(e) => e.fmt(f),
-        }
-    }
-}
-
-impl std::error::Error for CommandError {
-    /// The wrapped error's own source (its message is this one's), so `{:#}` prints each once.
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CommandError::Serve(e) => e.source(),
-            CommandError::Master(e) => e.source(),
-            CommandError::Plugin(e) => e.source(),
-            _ => None,
-        }
-    }
-}
-
-macro_rules! from {
-    ($($t:ty => $v:ident),*) => {$(
-        impl From<$t> for CommandError {
-            fn from(e: $t) -> CommandError {
-                CommandError::$v(e)
-            }
-        }
-    )*};
-}
-from!(PluginError => Plugin, SetupError => Setup, crate::config::ConfigError => Config, ServeError => Serve, std::io::Error => Io, MasterError => Master, crate::auth::AuthError => Auth);
-
-/// An engine with its plugins registered (its resolver is the loader that opened them).
-pub struct Built {
-    pub rpc: JsonRpc,
-    pub plugins: Vec<Arc<crate::plugin::Plugin>>,
-    /// What `rpc.discover` describes, and the loader that describes lazy entries.
-    service: (Arc<crate::discover::Service>, Arc<Loader>),
-}
-
-/// Opens the modules, registers their methods lazily, adds the maps and the error codes.
-pub fn build(s: &Settings) -> Result<Built, CommandError> {
-    let loader = Arc::new(Loader::new(SearchPath::standard(&s.plugin_paths)));
-    let mut rpc = JsonRpc::new();
-    rpc.set_resolver(loader.clone());
-    rpc.set_limits(s.limits);
-    let plugins = s.modules.iter().map(|m| loader.register(&rpc, m, s.prefix)).collect::<Result<Vec<_>, _>>()?;
-    for (name, target) in &s.maps {
-        let t = crate::table::Target::parse(target)?;
-        // Check the module name now; the library itself is opened on the first call.
-        loader.search().find(&t.module).map_err(PluginError::BadName)?;
-        rpc.methods().insert_lazy(name, target)?;
-    }
-    for (kind, code) in &s.errors {
-        rpc.map_error(kind, *code)?;
-    }
-    let service = Arc::new(service(s, &rpc, &plugins));
-    if !s.no_discover {
-        let (service, loader) = (service.clone(), loader.clone());
-        rpc.methods().insert(crate::discover::DISCOVER, crate::raw(move |_, _| Ok(service.document(&loader))));
-    }
-    if s.http.metrics {
-        crate::metrics::enable();
-        rpc.set_observer(Arc::new(crate::metrics::call));
-    }
-    Ok(Built { rpc, plugins, service: (service, loader) })
-}
-
-/// What the OpenRPC document describes: the table as built, less what the server fills.
-fn service(s: &Settings, rpc: &JsonRpc, plugins: &[Arc<crate::plugin::Plugin>]) -> crate::discover::Service {
-    let names: Vec<&str> = plugins.iter().map(|p| p.descriptor.name.as_str()).collect();
-    let title = if names.is_empty() { "runjsonrpc2".to_owned() } else { format!("runjsonrpc2: {}", names.join(", ")) };
-    let version = match plugins {
-        [] => env!("CARGO_PKG_VERSION").to_owned(),
-        [one] => one.descriptor.version.clone(),
-        many => many
-            .iter()
-            .map(|p| format!("{} {}", p.descriptor.name, p.descriptor.version))
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
-    let mut server_filled: Vec<String> = s.extras.names().map(str::to_owned).collect();
-    server_filled.extend([server::CALLER.to_owned(), server::REMOTE_ADDR.to_owned()]);
-    let error_codes = s.errors.clone();
-    crate::discover::Service { title, version, entries: rpc.methods().entries(), server_filled, error_codes }
-}
 
 /// Serves over HTTP until SIGINT, SIGTERM or SIGQUIT: under a master with `--workers`
 /// worker processes, or in this process alone with `--workers 0`. `on_bound` hears where it
@@ -202,19 +66,6 @@ fn raise_open_file_limit() {
         Ok(n) => log::debug!("open file limit: {n}"),
         Err(e) => log::warn!("cannot raise the open file limit: {e}"),
     }
-}
-
-/// The HTTP settings with the auth file read (each serving process reads it afresh).
-pub fn http_config(s: &Settings) -> Result<server::HttpConfig, CommandError> {
-    let mut http = s.http.clone();
-    if let Some(file) = &s.auth {
-        let users = crate::auth::Users::load(file)?;
-        if users.is_empty() {
-            log::warn!("{} holds no user: every request but /health will be refused", file.display());
-        }
-        http.auth = Some(Arc::new(users));
-    }
-    Ok(http)
 }
 
 /// The socket systemd passed (socket activation: `LISTEN_FDS`), TCP or Unix, else one bound
@@ -393,7 +244,7 @@ fn request(method: &str, params: Option<&str>) -> Result<String, CommandError> {
 /// [PARAMS]`, or `-` for requests on stdin). The result goes to stdout.
 pub fn call_command(args: &[String], remote: &Remote, common: &Common) -> Result<(), CommandError> {
     let print = |result: String| -> Result<(), CommandError> {
-        let text = if remote.pretty { crate::client::pretty(&result) } else { result };
+        let text = if remote.pretty { crate::pretty::pretty(&result) } else { result };
         writeln!(std::io::stdout().lock(), "{text}")?;
         Ok(())
     };

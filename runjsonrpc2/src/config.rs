@@ -124,7 +124,7 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
     ];
     for (key, value, field) in timeouts {
         if let Some(value) = value {
-            *field = crate::cli::seconds(&value.to_string()).map_err(|e| err(None, format!("{key}: {e}")))?;
+            *field = seconds(&value.to_string()).map_err(|e| err(None, format!("{key}: {e}")))?;
         }
     }
     s.http.max_header_bytes = file.max_header_bytes.unwrap_or(s.http.max_header_bytes);
@@ -175,4 +175,12 @@ pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         s.extras.insert_raw(&key, json);
     }
     Ok(s)
+}
+
+/// A positive number of seconds, fractions allowed.
+pub(crate) fn seconds(s: &str) -> Result<std::time::Duration, String> {
+    match s.parse::<f64>() {
+        Ok(n) if n > 0.0 && n < 1e9 => Ok(std::time::Duration::from_secs_f64(n)),
+        _ => Err(format!("{s:?} is not a positive number of seconds")),
+    }
 }

@@ -349,7 +349,7 @@ impl JsonRpc {
             if !matches!(p.as_bytes()[0], b'[' | b'{') {
                 return Err("params must be an array or an object".into());
             }
-            if p.len() > self.limits.max_depth && depth(p) > self.limits.max_depth {
+            if p.len() > self.limits.max_depth && crate::json::valid::depth(p) > self.limits.max_depth {
                 return Err(format!("params nested deeper than {}", self.limits.max_depth));
             }
         }
@@ -444,32 +444,6 @@ type MayCall<'a> = Option<&'a dyn Fn(&str) -> bool>;
 /// An id may be a string, a number or null; never an object, array or boolean.
 fn valid_id(id: &str) -> bool {
     matches!(id.as_bytes()[0], b'"' | b'-' | b'0'..=b'9' | b'n')
-}
-
-/// The deepest nesting of arrays and objects in valid JSON text.
-fn depth(json: &str) -> usize {
-    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
-    for b in json.bytes() {
-        if in_str {
-            match b {
-                _ if escaped => escaped = false,
-                b'\\' => escaped = true,
-                b'"' => in_str = false,
-                _ => {}
-            }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
-            b'[' | b'{' => {
-                depth += 1;
-                max = max.max(depth);
-            }
-            b']' | b'}' => depth -= 1,
-            _ => {}
-        }
-    }
-    max
 }
 
 /// Writes an error response with the specification's message and an optional detail in `data`.

@@ -274,7 +274,7 @@ fn depth_of_params() {
         (format!("[{},{}]", deep(3), deep(2)), 4),
     ];
     for (json, want) in cases {
-        assert_eq!(super::depth(&json), want, "{json}");
+        assert_eq!(crate::json::valid::depth(&json), want, "{json}");
     }
 }
 

@@ -30,11 +30,14 @@ mod config;
 mod discover;
 mod engine;
 pub mod error;
+mod failure;
 mod json;
 mod master;
 mod metrics;
 pub mod plugin;
+mod pretty;
 mod procedure;
+mod protocol;
 // Public for the fuzz target only (fuzz/, built with `cfg(fuzzing)`), which compares its two
 // parsers; private otherwise.
 #[cfg(fuzzing)]
@@ -44,6 +47,7 @@ pub mod request;
 mod request;
 mod seen;
 pub mod server;
+mod setup;
 mod signature;
 mod sys;
 mod table;

@@ -1,8 +1,11 @@
 //! The raw descriptor operations std has no safe API for (and the only `unsafe` outside
-//! `plugin/`): pointing a standard descriptor at another open file, and poll.
+//! `plugin/`): pointing a standard descriptor at another open file, poll, and passing a
+//! descriptor beyond the standard three to a child.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::process::CommandExt;
+use std::process::Command;
 use std::time::Duration;
 
 /// Points descriptor `target` (0, 1 or 2, which this process owns from its start) at `with`'s file.
@@ -52,4 +55,65 @@ pub(crate) fn poll_readable<const N: usize>(
         return Err(io::Error::last_os_error());
     }
     Ok(polled.map(|p| p.revents != 0))
+}
+
+/// Makes the child `command` starts inherit `fd` as descriptor `target` (above 2); `fd` stays
+/// open here until `command` is dropped.
+pub(crate) fn inherit_as(command: &mut Command, fd: OwnedFd, target: RawFd) {
+    assert!(target > 2, "the standard descriptors are set through Stdio");
+    let hook = move || {
+        let raw = fd.as_raw_fd();
+        // SAFETY: this runs in the child between fork and exec, where only async-signal-safe
+        // calls are allowed: dup2 and fcntl are, and they read integers and write no memory
+        // of ours. dup2 clears close-on-exec on `target`; when `fd` already is `target`, dup2
+        // does nothing and close-on-exec is cleared by hand. Whatever `target` was in the
+        // child (a copy of one of the master's descriptors, all close-on-exec) it no longer
+        // needs: the standard descriptors were set up before this hook runs.
+        let r = unsafe { if raw == target { libc::fcntl(target, libc::F_SETFD, 0) } else { libc::dup2(raw, target) } };
+        if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
+    };
+    // SAFETY: the hook only makes async-signal-safe calls and allocates nothing (see above).
+    unsafe { command.pre_exec(hook) };
+}
+
+/// Takes descriptor `fd`, inherited from the parent as the write end of a pipe, for use
+/// until the process ends (never closed: see `plugin::report_crashes_to`), and marks it
+/// close-on-exec so this process's own children do not inherit it.
+pub(crate) fn keep_inherited_pipe(fd: RawFd) -> io::Result<RawFd> {
+    // SAFETY: an all-zero stat is a valid value for fstat to overwrite.
+    let mut stat: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat writes one stat struct through the pointer, which points at ours; a
+    // descriptor that is not open is reported, not misused.
+    if unsafe { libc::fstat(fd, &mut stat) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if stat.st_mode & libc::S_IFMT != libc::S_IFIFO {
+        return Err(io::Error::other(format!("descriptor {fd} is not a pipe")));
+    }
+    // SAFETY: fcntl(F_SETFD) reads two integers and changes only the descriptor's flag.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(fd)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    #[test]
+    fn only_an_open_pipe_is_kept() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let file = std::fs::File::open("/dev/null").unwrap();
+        #[rustfmt::skip]
+        let cases = [
+            (writer.as_raw_fd(), true),
+            (reader.as_raw_fd(), true),
+            (file.as_raw_fd(), false),
+            (1 << 20, false),
+        ];
+        for (fd, want) in cases {
+            assert_eq!(super::keep_inherited_pipe(fd).is_ok(), want, "descriptor {fd}");
+        }
+    }
 }

@@ -1,22 +1,21 @@
-//! A worker process: started by the master (`master.rs`) with the listening socket as its
-//! stdin and a socket to the master as its stdout. It loads the modules afresh, serves on the
+//! A worker process: started by the master (`master/`) with the listening socket as its
+//! stdin, a socket to the master as its stdout and a pipe to it as descriptor 3. It loads the modules afresh, serves on the
 //! shared socket, and tells the master when it is ready, why it retires, and which method
 //! crashed it.
 //!
-//! Lines to the master: `ready`, `failed MESSAGE` (start-up failed; the exit code follows),
-//! `retiring REASON`, `crash METHOD` (written by the fatal-signal handler). Lines from it:
-//! `stop` (graceful), `quit` (at once); the master's end closing means it is gone: stop.
+//! What it says and hears is `protocol.rs`'s `Up` and `Down`: `Up` on the socket, one whole
+//! line at a time under a mutex, except the crash report, which the fatal-signal handler
+//! writes on its own pipe ([`CRASH_FD`]). The master's end closing means it is gone: stop.
 
-use crate::command::{self, CommandError};
 use crate::config::Settings;
+use crate::failure::CommandError;
+use crate::protocol::{CRASH_FD, Down, Up, WORKER_VAR};
 use crate::server::{Listener, Listening, Retire, Stopper};
+use crate::setup;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsFd, IntoRawFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, OnceLock};
-
-/// Set in a worker's environment by the master.
-pub const WORKER_VAR: &str = "RUNJSONRPC2_WORKER";
 
 /// Whether this process was started by a master as a worker.
 pub fn is_worker() -> bool {
@@ -26,8 +25,8 @@ pub fn is_worker() -> bool {
 /// Runs this process as a worker until it stops; returns its exit code (0 after a stop or a
 /// retirement, 2 when the modules cannot be loaded, 1 when serving fails).
 pub fn run(settings: &Settings) -> u8 {
-    let (listener, master) = match adopt() {
-        Ok(pair) => pair,
+    let (listener, master, crash_pipe) = match adopt() {
+        Ok(adopted) => adopted,
         Err(e) => {
             log::error!("a worker needs the master's socket on stdin and stdout: {e}");
             return 2;
@@ -40,9 +39,10 @@ pub fn run(settings: &Settings) -> u8 {
             return 1;
         }
     };
-    let tell = move |line: &str| {
+    let tell = move |up: Up| {
+        let line = up.encode();
         let mut master = say.lock().unwrap_or_else(|e| e.into_inner());
-        let _ = master.write_all(format!("{}\n", line.replace('\n', " ")).as_bytes());
+        let _ = master.write_all(line.as_bytes());
     };
     // Orders are followed from the start: a worker still loading its modules when the
     // master goes (or says stop) leaves, rather than keep a copy of the socket.
@@ -51,21 +51,17 @@ pub fn run(settings: &Settings) -> u8 {
         log::error!("cannot follow the master's orders: {e}");
         return 1;
     }
-    let built = match command::build(settings) {
+    let built = match setup::build(settings) {
         Ok(built) => built,
         Err(e) => return failed(&tell, &e),
     };
-    // The crash reporter's own descriptor, never closed: a number it could write to after
-    // being closed might by then be another file's.
-    match master.try_clone() {
-        Ok(copy) => {
-            if let Err(e) = crate::plugin::report_crashes_to(OwnedFd::from(copy).into_raw_fd()) {
-                log::warn!("cannot install the crash reporter: {e}");
-            }
-        }
-        Err(e) => log::warn!("cannot install the crash reporter: {e}"),
+    // The crash reporter's own pipe, never closed: a number it could write to after being
+    // closed might by then be another file's.
+    let reporter = crash_pipe.and_then(crate::plugin::report_crashes_to);
+    if let Err(e) = reporter {
+        log::warn!("cannot install the crash reporter on descriptor {CRASH_FD}: {e}");
     }
-    let mut http = match command::http_config(settings) {
+    let mut http = match setup::http_config(settings) {
         Ok(http) => http,
         Err(e) => return failed(&tell, &e),
     };
@@ -79,12 +75,12 @@ pub fn run(settings: &Settings) -> u8 {
     let tell = Arc::new(tell);
     let retire: Retire = {
         let tell = tell.clone();
-        Box::new(move |reason: &str| tell(&format!("retiring {reason}")))
+        Box::new(move |reason| tell(Up::Retiring { reason: reason.clone() }))
     };
     // Ready before the first request can be answered: the master reads this line before it
     // can hear of any death that follows, so a crash while serving is never taken for a
     // failure to start.
-    tell("ready");
+    tell(Up::Ready);
     log::debug!("worker ready");
     let reopen = listening.log_reopener();
     let (serving, running) = listening.start(Arc::new(built.rpc), Arc::new(settings.extras.clone()), Some(retire));
@@ -109,10 +105,15 @@ pub fn run(settings: &Settings) -> u8 {
     code
 }
 
+/// The listening socket, the master's socket and the crash pipe (or why it is missing).
+type Adopted = (Listener, UnixStream, std::io::Result<std::os::fd::RawFd>);
+
 /// Takes the listening socket (stdin) and the master's socket (stdout) as descriptors of our
 /// own that children do not inherit, and points stdin at /dev/null and stdout at stderr (so
-/// a plugin's printf lands in the log, not in the master's socket).
-fn adopt() -> std::io::Result<(Listener, UnixStream)> {
+/// a plugin's printf lands in the log, not in the master's socket). The crash pipe is kept
+/// as it is (it is marked close-on-exec at once); it may be missing without stopping the worker.
+fn adopt() -> std::io::Result<Adopted> {
+    let crash_pipe = crate::sys::keep_inherited_pipe(CRASH_FD);
     let listener = std::io::stdin().as_fd().try_clone_to_owned()?;
     let master = std::io::stdout().as_fd().try_clone_to_owned()?;
     // A listening socket, TCP or Unix, not a terminal or a file.
@@ -120,11 +121,11 @@ fn adopt() -> std::io::Result<(Listener, UnixStream)> {
     let null = std::fs::File::open("/dev/null")?;
     crate::sys::redirect_std(0, null.as_fd())?;
     crate::sys::redirect_std(1, std::io::stderr().as_fd())?;
-    Ok((listener, UnixStream::from(master)))
+    Ok((listener, UnixStream::from(master), crash_pipe))
 }
 
-fn failed(tell: &impl Fn(&str), e: &CommandError) -> u8 {
-    tell(&format!("failed {}", crate::error::chain(e)));
+fn failed(tell: &impl Fn(Up), e: &CommandError) -> u8 {
+    tell(Up::Failed { message: crate::error::chain(e) });
     e.exit_code()
 }
 
@@ -137,11 +138,11 @@ fn listen_to_master(master: UnixStream, stopper: Arc<OnceLock<Stopper>>) -> std:
     };
     std::thread::Builder::new().name("rpc-master".into()).spawn(move || {
         for line in BufReader::new(master).lines() {
-            match line.as_deref() {
-                Ok("stop") => stop(),
-                Ok("quit") => std::process::exit(0),
-                Ok(other) => log::warn!("unknown order from the master: {other:?}"),
-                Err(_) => break,
+            let Ok(line) = line else { break };
+            match Down::decode(&line) {
+                Ok(Down::Stop) => stop(),
+                Ok(Down::Quit) => std::process::exit(0),
+                Err(unreadable) => log::warn!("the master sent {unreadable}"),
             }
         }
         log::info!("the master is gone: stopping");
@@ -170,7 +171,7 @@ fn listen_to_signals(stopper: Stopper, reopen: impl Fn() + Send + 'static) -> st
 }
 
 /// Sends this worker's counts for `/metrics` to the master once a second.
-fn send_counts(tell: Arc<impl Fn(&str) + Send + Sync + 'static>) {
+fn send_counts(tell: Arc<impl Fn(Up) + Send + Sync + 'static>) {
     let spawned = std::thread::Builder::new().name("rpc-metrics".into()).spawn(move || {
         loop {
             std::thread::sleep(std::time::Duration::from_secs(1));
@@ -182,9 +183,8 @@ fn send_counts(tell: Arc<impl Fn(&str) + Send + Sync + 'static>) {
     }
 }
 
-fn tell_counts(tell: &impl Fn(&str)) {
-    let counts = serde_json::to_string(&crate::metrics::snapshot()).expect("counts serialize");
-    tell(&format!("metrics {counts}"));
+fn tell_counts(tell: &impl Fn(Up)) {
+    tell(Up::Metrics(crate::metrics::snapshot()));
 }
 
 /// A number in `0..n` that differs between processes (for the `max_requests` jitter).

@@ -74,3 +74,29 @@ fn skip_valid<'a>(s: &mut Scanner<'a>) -> &'a str {
     }
     &s.text[start..s.i]
 }
+
+/// The deepest nesting of arrays and objects in valid JSON text.
+pub(crate) fn depth(json: &str) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for b in json.bytes() {
+        if in_str {
+            match b {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'[' | b'{' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b']' | b'}' => depth -= 1,
+            _ => {}
+        }
+    }
+    max
+}

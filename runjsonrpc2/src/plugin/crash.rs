@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicI32, Ordering};
 /// The signals a faulty procedure dies of.
 const FATAL: [libc::c_int; 5] = [libc::SIGSEGV, libc::SIGBUS, libc::SIGILL, libc::SIGFPE, libc::SIGABRT];
 
-/// The line's prefix; the master reads `crash NAME`.
-const PREFIX: &[u8] = b"crash ";
+/// The line's prefix; the master reads `crash NAME` (`protocol::Up::Crash`).
+const PREFIX: &[u8] = crate::protocol::CRASH_PREFIX;
 
 thread_local! {
     /// The label of the plugin method this thread runs (pointer and length), or null.
@@ -46,6 +46,11 @@ impl Running {
 
 /// From now on a fatal signal writes `crash LABEL\n` to `fd` (when a plugin method was
 /// running on the faulting thread) before the process dies of it. Installed once.
+///
+/// `fd` must be a channel only the handler writes on (a worker's is a pipe of its own,
+/// `protocol::CRASH_FD`): the handler cannot take the lock other writers hold, and the line,
+/// at most 256 bytes, is written whole by one write, which on a pipe (at most `PIPE_BUF`
+/// bytes) is atomic, so reports from two threads never mix either.
 pub fn report_to(fd: RawFd) -> io::Result<()> {
     REPORT_FD.store(fd, Ordering::SeqCst);
     let mut previous = [empty(); FATAL.len()];

@@ -165,7 +165,7 @@ fn request(link: &Registered<'_>, ip: Option<IpAddr>, shared: &Shared, s: &mut S
         && shared.served.fetch_add(1, Ordering::SeqCst) + 1 == max
     {
         // This one is still answered (saying `Connection: close`), then the worker retires.
-        stopper.retire(&format!("served {max} requests (--max-requests)"));
+        stopper.retire(super::stop::RetireReason::MaxRequests(max));
     }
     // 2. The framing: a body whose end is ambiguous ends the connection.
     let framing = match &request.framing {

@@ -160,7 +160,7 @@ fn answer(rpc: &JsonRpc, stopper: &Stopper, timeout: Duration, call: Call, answe
     let message = format!("Call timed out: still running after the server's deadline of {}", seconds(timeout));
     let mut out = Vec::new();
     let (answered, methods) = rpc.overdue_into(&call.body, TIMEOUT_CODE, &message, &mut out);
-    stopper.retire(&format!("a call to {methods} ran past its deadline of {}", seconds(timeout)));
+    stopper.retire(super::stop::RetireReason::Deadline { methods, timeout });
     let Call { link, minor, .. } = call;
     let spawned = std::thread::Builder::new().name("rpc-overdue".into()).spawn(move || {
         let answer = if answered { Answer::Json(&out) } else { Answer::NoContent };

@@ -63,7 +63,7 @@ pub use deadline::TIMEOUT_CODE;
 pub use listen::{Address, Listener, bind_unix};
 pub(crate) use route::unknown_caller;
 pub use route::{CALLER, REMOTE_ADDR};
-pub use stop::{Retire, Stopper};
+pub use stop::{Retire, RetireReason, Stopper};
 
 /// Why serving failed.
 #[derive(Debug)]

@@ -24,7 +24,36 @@ fn now_nanos() -> u64 {
 
 /// Called once, with the reason, when a supervised server retires: it stops taking work,
 /// finishes its calls and ends serving with `Ok`, for a fresh process to take its place.
-pub type Retire = Box<dyn Fn(&str) + Send + Sync>;
+pub type Retire = Box<dyn Fn(&RetireReason) + Send + Sync>;
+
+/// Why a supervised server retires; its `Display` is the log's wording.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RetireReason {
+    /// It served `max_requests` requests.
+    MaxRequests(u64),
+    /// A call ran past its deadline: its thread may never come back.
+    Deadline {
+        /// The methods of the overdue call (a batch's, joined).
+        methods: String,
+        /// The deadline, `--timeout`.
+        timeout: Duration,
+    },
+    /// A fault that would end serving (accepting failed), in words.
+    Other(String),
+}
+
+impl std::fmt::Display for RetireReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RetireReason::MaxRequests(max) => write!(f, "served {max} requests (--max-requests)"),
+            RetireReason::Deadline { methods, timeout } => {
+                write!(f, "a call to {methods} ran past its deadline of {} s", timeout.as_secs_f64())
+            }
+            RetireReason::Other(text) => f.write_str(text),
+        }
+    }
+}
 
 /// One open connection, shared by the thread serving it, the stop and the deadline watchdog.
 pub(crate) struct Link {
@@ -176,7 +205,7 @@ impl Stopper {
     pub(crate) fn fail(&self, error: ServeError) {
         let text = crate::error::chain(&error);
         if self.0.retire.is_some() {
-            return self.retire(&text);
+            return self.retire(RetireReason::Other(text));
         }
         if !self.stopping() {
             log::error!("{text}; shutting down");
@@ -187,11 +216,11 @@ impl Stopper {
 
     /// A supervised server tells its master why it retires, once, and stops; an
     /// unsupervised one only logs the reason.
-    pub(crate) fn retire(&self, reason: &str) {
+    pub(crate) fn retire(&self, reason: RetireReason) {
         match &self.0.retire {
             Some(tell) if !self.0.retired.swap(true, Ordering::SeqCst) => {
                 log::warn!("retiring: {reason}");
-                tell(reason);
+                tell(&reason);
                 self.stop();
             }
             Some(_) => {}
