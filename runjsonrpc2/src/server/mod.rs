@@ -1,7 +1,7 @@
 //! The HTTP/1.1 server: the listening socket, a thread per connection, limits, stopping.
 //!
 //! One [`Listening`] serves one process: the whole service with `--workers 0`, or one worker
-//! of the master in `master.rs`, which shares its listening socket with every worker.
+//! of the master in `master/`, which shares its listening socket with every worker.
 //!
 //! An embedder serves an engine it keeps, and changes the table while it serves (the seed
 //! page's `app.rpc.methods['sample.add'] = ...`):
