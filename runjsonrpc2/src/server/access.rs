@@ -1,8 +1,9 @@
-//! The access log (`--access-log`): one JSON line per HTTP request answered. Connection
-//! threads append whole lines to one buffer; a writer thread writes it out every 100 ms (or
-//! sooner when 64 KiB are waiting) with `write` to a file opened for appending, so lines from
-//! many threads and worker processes never interleave, and a request costs no system call of
-//! its own. Reopened on request (logrotate's SIGUSR1, or a reload).
+//! The access log (`--access-log`): one JSON line per HTTP request answered. Each connection
+//! thread appends whole lines to a buffer of its own (no lock shared with other threads); a
+//! writer thread writes the buffers out every 100 ms (or sooner when one holds 64 KiB) with
+//! `write` to a file opened for appending, so lines from many threads and worker processes
+//! never interleave, and a request costs no system call of its own. Reopened on request
+//! (logrotate's SIGUSR1, or a reload).
 //!
 //! JSON lines, because every log tool reads them without a format string (jq, Vector, Loki,
 //! Elasticsearch), field names travel with the values, and method names, which a client picks,
@@ -25,12 +26,17 @@ const PIPE_BUF: usize = 4096;
 /// Where the lines go.
 pub(crate) struct AccessLog(Arc<Inner>);
 
+/// A connection thread's lines not yet written, shared with the writer.
+pub(crate) type Buffer = Arc<Mutex<Vec<u8>>>;
+
 struct Inner {
     /// The file's path; `None` for stderr (`-`).
     path: Option<PathBuf>,
     file: RwLock<Option<File>>,
-    /// Whole lines not yet written.
-    pending: Mutex<Vec<u8>>,
+    /// Each thread's buffer of whole lines not yet written.
+    buffers: Mutex<Vec<Buffer>>,
+    /// Wakes the writer early (a buffer past [`SOON`]).
+    wake: Mutex<bool>,
     soon: Condvar,
     /// Serialises writers: the writer thread and a flush at the end.
     writing: Mutex<Vec<u8>>,
@@ -45,7 +51,8 @@ impl AccessLog {
         let inner = Arc::new(Inner {
             path,
             file: RwLock::new(file),
-            pending: Mutex::new(Vec::new()),
+            buffers: Mutex::new(Vec::new()),
+            wake: Mutex::new(false),
             soon: Condvar::new(),
             writing: Mutex::new(Vec::new()),
         });
@@ -64,11 +71,19 @@ impl AccessLog {
         Ok(())
     }
 
-    /// Queues one whole line (ending in a newline).
-    pub(crate) fn write(&self, line: &[u8]) {
-        let mut pending = self.0.pending.lock().unwrap_or_else(|e| e.into_inner());
-        pending.extend_from_slice(line);
-        if pending.len() >= SOON {
+    /// Queues one whole line (ending in a newline) in the calling thread's buffer, `own`
+    /// (made and registered on first use).
+    pub(crate) fn write(&self, own: &mut Option<Buffer>, line: &[u8]) {
+        let buffer = own.get_or_insert_with(|| {
+            let fresh = Buffer::default();
+            self.0.buffers.lock().unwrap_or_else(|e| e.into_inner()).push(fresh.clone());
+            fresh
+        });
+        let mut lines = buffer.lock().unwrap_or_else(|e| e.into_inner());
+        lines.extend_from_slice(line);
+        if lines.len() >= SOON {
+            drop(lines);
+            *self.0.wake.lock().unwrap_or_else(|e| e.into_inner()) = true;
             self.0.soon.notify_one();
         }
     }
@@ -90,7 +105,14 @@ impl Inner {
     /// service.
     fn flush(&self) {
         let mut out = self.writing.lock().unwrap_or_else(|e| e.into_inner());
-        std::mem::swap(&mut *out, &mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        {
+            let mut buffers = self.buffers.lock().unwrap_or_else(|e| e.into_inner());
+            for buffer in buffers.iter() {
+                out.append(&mut buffer.lock().unwrap_or_else(|e| e.into_inner()));
+            }
+            // A thread that has ended leaves its buffer, emptied just now, to this one alone.
+            buffers.retain(|b| Arc::strong_count(b) > 1);
+        }
         if out.is_empty() {
             return;
         }
@@ -109,9 +131,12 @@ impl Inner {
 /// The writer thread: writes the queued lines every [`EVERY`], or when [`SOON`] are waiting.
 fn write_out(inner: &Weak<Inner>) {
     while let Some(inner) = inner.upgrade() {
-        let pending = inner.pending.lock().unwrap_or_else(|e| e.into_inner());
-        let pending = inner.soon.wait_timeout(pending, EVERY).unwrap_or_else(|e| e.into_inner()).0;
-        drop(pending);
+        let mut wake = inner.wake.lock().unwrap_or_else(|e| e.into_inner());
+        if !*wake {
+            wake = inner.soon.wait_timeout(wake, EVERY).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        *wake = false;
+        drop(wake);
         inner.flush();
     }
 }

@@ -2,7 +2,7 @@
 //! body, route, answer, write, next. Nothing is handed to another thread, but an answer at
 //! a call's deadline (see `deadline.rs`).
 
-use super::access::{AccessLog, Line, Lines};
+use super::access::{AccessLog, Buffer, Line, Lines};
 use super::deadline::Slot;
 use super::framing::Framing;
 use super::listen::Stream;
@@ -44,6 +44,8 @@ pub(crate) struct Scratch {
     /// The connection's client address as JSON text.
     remote: String,
     lines: Lines,
+    /// This thread's buffer in the access log.
+    log_buffer: Option<Buffer>,
 }
 
 impl Scratch {
@@ -61,6 +63,7 @@ impl Scratch {
             started: None,
             remote: String::new(),
             lines: Lines::default(),
+            log_buffer: None,
         }
     }
 
@@ -303,7 +306,7 @@ fn log(access: &AccessLog, s: &mut Scratch) {
             took: started.map_or(Duration::ZERO, |t| t.elapsed()),
         };
         line.write_to(SystemTime::now(), &mut s.lines);
-        access.write(&s.lines.buf);
+        access.write(&mut s.log_buffer, &s.lines.buf);
     }
     s.user = None;
     s.seen.clear();
