@@ -3,7 +3,7 @@
 //! descriptor beyond the standard three to a child.
 
 use std::io;
-use std::os::fd::{AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::process::CommandExt;
 use std::process::Command;
 use std::time::Duration;
@@ -79,7 +79,7 @@ pub(crate) fn inherit_as(command: &mut Command, fd: OwnedFd, target: RawFd) {
 /// Takes descriptor `fd`, inherited from the parent as the write end of a pipe, for use
 /// until the process ends (never closed: see `plugin::report_crashes_to`), and marks it
 /// close-on-exec so this process's own children do not inherit it.
-pub(crate) fn keep_inherited_pipe(fd: RawFd) -> io::Result<RawFd> {
+pub(crate) fn keep_inherited_pipe(fd: RawFd) -> io::Result<OwnedFd> {
     // SAFETY: an all-zero stat is a valid value for fstat to overwrite.
     let mut stat: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: fstat writes one stat struct through the pointer, which points at ours; a
@@ -94,7 +94,9 @@ pub(crate) fn keep_inherited_pipe(fd: RawFd) -> io::Result<RawFd> {
     if unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    Ok(fd)
+    // SAFETY: `fd` is open (fstat succeeded) and was inherited from the parent; nothing else
+    // in this process owns it: the worker takes it once, first thing, before any module loads.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]
@@ -113,7 +115,10 @@ mod tests {
             (1 << 20, false),
         ];
         for (fd, want) in cases {
-            assert_eq!(super::keep_inherited_pipe(fd).is_ok(), want, "descriptor {fd}");
+            let kept = super::keep_inherited_pipe(fd);
+            assert_eq!(kept.is_ok(), want, "descriptor {fd}");
+            // The test's own pipe and file still own these descriptors: not closed twice.
+            kept.into_iter().for_each(std::mem::forget);
         }
     }
 }

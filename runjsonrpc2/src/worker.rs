@@ -13,7 +13,7 @@ use crate::protocol::{CRASH_FD, Down, Up, WORKER_VAR};
 use crate::server::{Listener, Listening, Retire, Stopper};
 use crate::setup;
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -106,7 +106,7 @@ pub fn run(settings: &Settings) -> u8 {
 }
 
 /// The listening socket, the master's socket and the crash pipe (or why it is missing).
-type Adopted = (Listener, UnixStream, std::io::Result<std::os::fd::RawFd>);
+type Adopted = (Listener, UnixStream, std::io::Result<OwnedFd>);
 
 /// Takes the listening socket (stdin) and the master's socket (stdout) as descriptors of our
 /// own that children do not inherit, and points stdin at /dev/null and stdout at stderr (so

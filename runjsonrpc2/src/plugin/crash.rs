@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{IntoRawFd, OwnedFd};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI32, Ordering};
 
@@ -50,9 +50,11 @@ impl Running {
 /// `fd` must be a channel only the handler writes on (a worker's is a pipe of its own,
 /// `protocol::CRASH_FD`): the handler cannot take the lock other writers hold, and the line,
 /// at most 256 bytes, is written whole by one write, which on a pipe (at most `PIPE_BUF`
-/// bytes) is atomic, so reports from two threads never mix either.
-pub fn report_to(fd: RawFd) -> io::Result<()> {
-    REPORT_FD.store(fd, Ordering::SeqCst);
+/// bytes) is atomic, so reports from two threads never mix either. The descriptor is kept
+/// open until the process ends (never closed: a number the handler could write to after a
+/// close might by then be another file's).
+pub fn report_to(fd: OwnedFd) -> io::Result<()> {
+    REPORT_FD.store(fd.into_raw_fd(), Ordering::SeqCst);
     let mut previous = [empty(); FATAL.len()];
     for (signal, old) in FATAL.iter().zip(previous.iter_mut()) {
         let mut action = empty();
