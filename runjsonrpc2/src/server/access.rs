@@ -9,6 +9,7 @@
 //! Elasticsearch), field names travel with the values, and method names, which a client picks,
 //! cannot break the line: they are JSON strings, escaped.
 
+use super::wire::decimal;
 use crate::seen::Seen;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
@@ -259,21 +260,6 @@ fn string(pieces: &[&str], out: &mut Vec<u8>) {
     } else {
         serde_json::to_writer(&mut *out, &pieces.concat()).expect("a string serializes");
     }
-}
-
-/// Appends `n` in decimal.
-fn decimal(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
 }
 
 /// `secs` since the epoch as RFC 3339's date and time in UTC, to the second:

@@ -102,7 +102,7 @@ impl Wire {
         buf.clear();
         buf.extend_from_slice(if minor == 0 { b"HTTP/1.0 " } else { b"HTTP/1.1 " });
         let status = answer.status();
-        decimal(buf, usize::from(status));
+        decimal(buf, u64::from(status));
         buf.push(b' ');
         buf.extend_from_slice(reason(status).as_bytes());
         buf.extend_from_slice(b"\r\nServer: runjsonrpc2\r\nDate: ");
@@ -132,7 +132,7 @@ impl Wire {
         buf.extend_from_slice(b"\r\nContent-Type: ");
         buf.extend_from_slice(content_type.as_bytes());
         buf.extend_from_slice(b"\r\nContent-Length: ");
-        decimal(buf, body.len());
+        decimal(buf, body.len() as u64);
         buf.extend_from_slice(b"\r\n\r\n");
         if with_body {
             buf.extend_from_slice(body);
@@ -166,8 +166,8 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Appends `n` in decimal.
-fn decimal(buf: &mut Vec<u8>, mut n: usize) {
+/// Appends `n` in decimal (also the access log's numbers).
+pub(crate) fn decimal(buf: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut start = digits.len();
     loop {
