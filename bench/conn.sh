@@ -65,16 +65,7 @@ if [ "$(ulimit -n)" != unlimited ] && [ "$(ulimit -n)" -lt 4096 ]; then
     exit 1
 fi
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+stop_on_exit
 
 if [ -z "${NO_BUILD:-}" ]; then
     echo "== cargo build --release -p runjsonrpc2 -p sample --lib --bins" >&2
@@ -85,12 +76,7 @@ fi
 for f in "$REL/runjsonrpc2" "$REL/libsample.so" "$JSONRPSEE" ${OLD:+"$OLD/runjsonrpc2" "$OLD/libsample.so"}; do
     [ -e "$f" ] || { echo "bench/conn.sh: $f is missing" >&2; exit 1; }
 done
-if ! command -v wrk >/dev/null; then
-    SUDO=()
-    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-    echo "== installing wrk" >&2
-    "${SUDO[@]}" apt-get install -y wrk >&2 || { "${SUDO[@]}" apt-get update >&2 && "${SUDO[@]}" apt-get install -y wrk >&2; }
-fi
+need_wrk
 PERF=
 if command -v perf >/dev/null && perf stat -e context-switches -C 0 -- true >/dev/null 2>&1; then PERF=1; fi
 

@@ -54,16 +54,7 @@ if [ "$(nproc)" -lt 2 ]; then
     exit 1
 fi
 
-TMP=$(mktemp -d)
-PIDS=()
-cleanup() {
-    for pid in "${PIDS[@]}"; do
-        kill "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    done
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+stop_on_exit
 
 if [ -z "${NO_BUILD:-}" ]; then
     echo "== cargo build --release -p runjsonrpc2 -p sample --lib --bins --examples" >&2
@@ -73,12 +64,7 @@ for f in "$REL/runjsonrpc2" "$REL/libsample.so" "$REL"/examples/baseline_{fixed,
     [ -e "$f" ] || { echo "bench/http.sh: $f is missing after the build" >&2; exit 1; }
 done
 
-if ! command -v wrk >/dev/null; then
-    SUDO=()
-    [ "$(id -u)" -eq 0 ] || SUDO=(sudo)
-    echo "== installing wrk" >&2
-    "${SUDO[@]}" apt-get install -y wrk >&2 || { "${SUDO[@]}" apt-get update >&2 && "${SUDO[@]}" apt-get install -y wrk >&2; }
-fi
+need_wrk
 
 # The request bodies: one call, and a batch of $BATCH calls with distinct ids.
 printf '%s' '{"jsonrpc":"2.0","method":"add","params":[1,2],"id":1}' >"$TMP/single.json"

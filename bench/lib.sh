@@ -13,3 +13,27 @@ listening_url() {
     done
     printf '%s' "$url"
 }
+
+# stop_on_exit: makes $TMP, a scratch directory, and on exit stops (kill, wait) every pid the
+# script adds to PIDS, then removes $TMP.
+stop_on_exit() {
+    TMP=$(mktemp -d)
+    PIDS=()
+    trap _stop_all EXIT
+}
+_stop_all() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$TMP"
+}
+
+# need_wrk: installs wrk with apt-get when it is missing (sudo when not root).
+need_wrk() {
+    command -v wrk >/dev/null && return
+    local sudo=()
+    [ "$(id -u)" -eq 0 ] || sudo=(sudo)
+    echo "== installing wrk" >&2
+    "${sudo[@]}" apt-get install -y wrk >&2 || { "${sudo[@]}" apt-get update >&2 && "${sudo[@]}" apt-get install -y wrk >&2; }
+}
