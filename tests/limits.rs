@@ -3,7 +3,6 @@
 
 use crate::support::{Log, Server, bin, plugin_dir, post_request, read_response};
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -240,37 +239,9 @@ fn a_reload_after_a_hostile_burst_fails_no_call() {
             hostile.push(conn);
         }
     }
-    let addr = server.addr;
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let client = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let connect = || {
-                let conn = TcpStream::connect(addr).unwrap();
-                conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-                BufReader::new(conn)
-            };
-            let (mut calls, mut failures) = (0, Vec::new());
-            let mut conn = connect();
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                calls += 1;
-                match Server::call_on(&mut conn, ADD) {
-                    Some(r) if r.body_text() == ANSWER => {
-                        if r.header("Connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
-                            conn = connect();
-                        }
-                    }
-                    other => {
-                        failures.push(format!("call {calls}: {other:?}"));
-                        conn = connect();
-                    }
-                }
-            }
-            (calls, failures)
-        })
-    };
+    let client = crate::support::Caller::start(server.addr, ADD, |r| r.body_text() == ANSWER);
     std::thread::sleep(Duration::from_millis(300));
-    let old = children(server.child.id());
+    let old = crate::support::children(server.child.id());
     assert_eq!(old.len(), 2, "two workers");
     server.signal("HUP");
     log.wait_for("reloaded", Duration::from_secs(20));
@@ -281,18 +252,10 @@ fn a_reload_after_a_hostile_burst_fails_no_call() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(300));
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (calls, failures) = client.join().unwrap();
+    let (calls, failures) = client.finish();
     assert!(calls > 10, "only {calls} calls");
     assert!(failures.is_empty(), "{} of {calls} calls failed: {failures:#?}", failures.len());
     drop(hostile);
-}
-
-/// The pids of `parent`'s children.
-fn children(parent: u32) -> Vec<u32> {
-    let pids = std::fs::read_dir("/proc").unwrap().flatten();
-    let pids = pids.filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok());
-    pids.filter(|&pid| crate::support::parent_of(pid) == Some(parent)).collect()
 }
 
 /// A server on a Unix socket: started with `--unix PATH`, its first line names the socket.

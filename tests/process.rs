@@ -1,7 +1,7 @@
 //! The process model on the real binary: a master and its workers, faults from real plugins
 //! (a C procedure that segfaults, one that never returns), reloads, and hostile framing.
 
-use crate::support::{Log, Server, bin, c_plugin, post_request, read_response, root};
+use crate::support::{Log, Server, bin, c_plugin, children, post_request, read_response, root};
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Command, Stdio};
@@ -77,18 +77,6 @@ impl Drop for Module {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-/// The pids of `parent`'s children.
-fn children(parent: u32) -> Vec<u32> {
-    let mut pids = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        if crate::support::parent_of(pid) == Some(parent) {
-            pids.push(pid);
-        }
-    }
-    pids
 }
 
 /// Waits, at most `within`, for process `pid` to be gone; false if it is still there.
@@ -190,33 +178,11 @@ fn sighup_reloads_a_rebuilt_plugin_without_failing_a_call() {
     let module = Module::new("reload", "cgreet");
     let (server, log) = Server::start_logged(&[module.arg()]);
     let (said, heard) = std::sync::mpsc::channel::<String>();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let addr = server.addr;
-    let client = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let greet = r#"{"jsonrpc":"2.0","method":"cgreet.greet","params":["you"],"id":1}"#;
-            let (mut calls, mut failures) = (0, Vec::new());
-            let connect = || BufReader::new(TcpStream::connect(addr).unwrap());
-            let mut conn = connect();
-            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                calls += 1;
-                match Server::call_on(&mut conn, greet) {
-                    Some(r) if r.status == 200 => {
-                        let _ = said.send(result(&r.body_text()).as_str().unwrap_or("").to_owned());
-                        if r.header("connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
-                            conn = connect();
-                        }
-                    }
-                    other => {
-                        failures.push(format!("call {calls}: {other:?}"));
-                        conn = connect();
-                    }
-                }
-            }
-            (calls, failures)
-        })
-    };
+    let greet = r#"{"jsonrpc":"2.0","method":"cgreet.greet","params":["you"],"id":1}"#;
+    let client = crate::support::Caller::start(server.addr, greet, move |r| {
+        let _ = said.send(result(&r.body_text()).as_str().unwrap_or("").to_owned());
+        r.status == 200
+    });
     let wait_for = |want: &str| {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
@@ -238,8 +204,7 @@ fn sighup_reloads_a_rebuilt_plugin_without_failing_a_call() {
     for _ in 0..50 {
         wait_for("Howdy, you!");
     }
-    stop.store(true, std::sync::atomic::Ordering::SeqCst);
-    let (calls, failures) = client.join().unwrap();
+    let (calls, failures) = client.finish();
     assert!(failures.is_empty(), "{} of {calls} calls failed: {failures:#?}", failures.len());
 }
 

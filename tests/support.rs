@@ -465,3 +465,56 @@ pub fn python_modules(modules: &str, spec: &str) {
         missing(&format!("Python's {spec}"), &format!("python3 -m pip install '{spec}'"));
     }
 }
+
+/// A client calling `body` without pause on one kept-alive connection, on a thread of its
+/// own, until [`Caller::finish`]: it connects again after `Connection: close` or a failure,
+/// and counts as a failure every answer `ok` refuses (or none at all).
+pub struct Caller {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<(usize, Vec<String>)>,
+}
+
+impl Caller {
+    pub fn start(addr: SocketAddr, body: &'static str, ok: impl Fn(&Response) -> bool + Send + 'static) -> Caller {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let connect = || {
+                let conn = TcpStream::connect(addr).unwrap();
+                conn.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+                BufReader::new(conn)
+            };
+            let (mut calls, mut failures) = (0, Vec::new());
+            let mut conn = connect();
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                calls += 1;
+                match Server::call_on(&mut conn, body) {
+                    Some(r) if ok(&r) => {
+                        if r.header("Connection").is_some_and(|c| c.eq_ignore_ascii_case("close")) {
+                            conn = connect();
+                        }
+                    }
+                    other => {
+                        failures.push(format!("call {calls}: {other:?}"));
+                        conn = connect();
+                    }
+                }
+            }
+            (calls, failures)
+        });
+        Caller { stop, thread }
+    }
+
+    /// Stops calling; the number of calls made and the failures.
+    pub fn finish(self) -> (usize, Vec<String>) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.thread.join().unwrap()
+    }
+}
+
+/// The pids of `parent`'s children.
+pub fn children(parent: u32) -> Vec<u32> {
+    let pids = std::fs::read_dir("/proc").unwrap().flatten();
+    let pids = pids.filter_map(|e| e.file_name().to_string_lossy().parse::<u32>().ok());
+    pids.filter(|&pid| parent_of(pid) == Some(parent)).collect()
+}
